@@ -1,0 +1,65 @@
+"""stewrd-lab: learn, explore and document the Stewrd sessions API.
+
+Everything public is importable from here; the ``_modules`` behind it are
+private and may change.
+
+>>> import stewrd_lab
+>>> client = stewrd_lab.Client()          # the embedded emulator
+>>> client.create_session().status
+'active'
+"""
+
+from __future__ import annotations
+
+from stewrd_lab._client import DEFAULT_BASE_URL, Client, Session, Target
+from stewrd_lab._emulator import EMULATOR_EPOCH, PLANS, Clock, Emulator, Project, Rules
+from stewrd_lab._errors import (
+    APIError,
+    ConnectError,
+    InvalidAPIKeyError,
+    PlanRestrictedError,
+    RateLimitedError,
+    RequestTimeoutError,
+    SessionLimitReachedError,
+    StewrdError,
+    TransportError,
+    UnexpectedResponseError,
+    UsageError,
+)
+from stewrd_lab._keys import EMULATOR_KEY_PREFIX, KEY_PREFIX, redact_key
+from stewrd_lab._recording import COLUMNS, DTYPES, Exchange, Recorder
+from stewrd_lab._transport import EmulatorTransport
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_BASE_URL",
+    "DTYPES",
+    "EMULATOR_EPOCH",
+    "EMULATOR_KEY_PREFIX",
+    "KEY_PREFIX",
+    "PLANS",
+    "APIError",
+    "Client",
+    "Clock",
+    "ConnectError",
+    "Emulator",
+    "EmulatorTransport",
+    "Exchange",
+    "InvalidAPIKeyError",
+    "PlanRestrictedError",
+    "Project",
+    "RateLimitedError",
+    "Recorder",
+    "RequestTimeoutError",
+    "Rules",
+    "Session",
+    "SessionLimitReachedError",
+    "StewrdError",
+    "Target",
+    "TransportError",
+    "UnexpectedResponseError",
+    "UsageError",
+    "redact_key",
+]

@@ -1,0 +1,449 @@
+"""The client: create sessions against a target and record every exchange.
+
+The work of one exchange is split in three so that a sync and an async client
+can share it: :meth:`Client._prepare` builds the request, the caller sends it,
+and :meth:`Client._finish` turns the answer (or the failure) into a result or
+an error of the :mod:`stewrd_lab._errors` tree, recording one row either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+
+import httpx
+
+from stewrd_lab._emulator import Emulator
+from stewrd_lab._errors import (
+    APIError,
+    ConnectError,
+    InvalidAPIKeyError,
+    PlanRestrictedError,
+    RateLimitedError,
+    RequestTimeoutError,
+    SessionLimitReachedError,
+    StewrdError,
+    TransportError,
+    UnexpectedResponseError,
+    UsageError,
+)
+from stewrd_lab._keys import EMULATOR_KEY_PREFIX, describe_key, redact_key
+from stewrd_lab._recording import Exchange, Recorder
+from stewrd_lab._transport import EmulatorTransport
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["DEFAULT_BASE_URL", "Client", "Session", "Target"]
+
+logger = logging.getLogger("stewrd_lab")
+
+DEFAULT_BASE_URL: Final = "https://api.stewrd.dev"
+DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
+
+# The embedded emulator answers at this host; the .invalid TLD (RFC 2606)
+# guarantees that a request leaking past the transport could not resolve.
+_EMBEDDED_URL: Final = "http://emulator.invalid"
+
+# How much of an unexpected body an error message quotes.
+_SNIPPET = 120
+
+T = TypeVar("T")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Final = _Unset()
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where requests go: the embedded emulator, a served one, or the live API.
+
+    ``kind`` is told apart the way test and live keys are: a served emulator
+    is any base URL reached with an emulator key (``sk-stw_emu_...``).
+    """
+
+    kind: Literal["embedded emulator", "served emulator", "live API"]
+    base_url: str
+
+    @property
+    def label(self) -> str:
+        """The short name recorded in the history's ``target`` column."""
+        return "embedded emulator" if self.kind == "embedded emulator" else self.base_url
+
+    def __str__(self) -> str:
+        if self.kind == "embedded emulator":
+            return "embedded emulator (in-process, no network, no real sessions)"
+        if self.kind == "served emulator":
+            return f"served emulator at {self.base_url} (no real sessions)"
+        return f"live API at {self.base_url} (real sessions, real requests)"
+
+
+@dataclass(frozen=True)
+class Session:
+    """A session the API created."""
+
+    id: str
+    object: str = "session"
+    status: str = "active"
+
+
+class Client:
+    """Create Stewrd sessions and record every exchange.
+
+    With no ``base_url`` (and no ``STEWRD_BASE_URL`` in the environment) the
+    client talks to an embedded :class:`Emulator`, in-process: nothing leaves
+    the machine, and without an ``api_key`` it uses the key of the emulator's
+    Scale project. Given a base URL, it sends ``api_key`` or, failing that,
+    ``STEWRD_API_KEY``; the environment key is read only then, so a live key
+    in the environment is never sent to an emulator by surprise.
+
+    >>> client = Client()
+    >>> client.create_session().object
+    'session'
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        emulator: Emulator | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        recorder: Recorder | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        base_url = base_url or os.environ.get("STEWRD_BASE_URL") or None
+        if base_url is not None and emulator is not None:
+            raise UsageError(
+                "Pass either base_url (a served or live target) or emulator "
+                "(the embedded one), not both."
+            )
+
+        self.emulator: Emulator | None = None
+        if base_url is None:
+            self.emulator = emulator or Emulator()
+            api_key = api_key if api_key is not None else self.emulator.key_for("scale")
+            transport = transport or EmulatorTransport(self.emulator)
+            self.target = Target("embedded emulator", _EMBEDDED_URL)
+        else:
+            api_key = api_key if api_key is not None else os.environ.get("STEWRD_API_KEY")
+            self.target = _remote_target(base_url, api_key)
+
+        self._api_key = api_key or None
+        self.recorder = recorder if recorder is not None else Recorder()
+        self._http = httpx.Client(
+            base_url=self.target.base_url, timeout=timeout, transport=transport
+        )
+
+    # -- public API ----------------------------------------------------------
+
+    def create_session(
+        self,
+        *,
+        api_key: str | None | _Unset = _UNSET,
+        authorization: str | None | _Unset = _UNSET,
+    ) -> Session:
+        """Create a session, or raise an error from the ``StewrdError`` tree.
+
+        By default the client's key is sent as ``Authorization: Bearer <key>``.
+        For exploring, ``api_key`` sends another key for this call only, and
+        ``authorization`` sends exactly the given header value (``None``: no
+        header at all).
+        """
+        header = self._authorization(api_key, authorization)
+        started, request = self._prepare("POST", "/v1/sessions", header)
+
+        try:
+            response: httpx.Response | Exception = self._http.send(request)
+        except (httpx.HTTPError, OSError) as exc:
+            response = exc
+        return self._finish(request, header, started, response, _parse_session)
+
+    def history(self) -> pd.DataFrame:
+        """Every exchange so far, one row each, as a DataFrame."""
+        return self.recorder.frame()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Client {self.target.kind} key={redact_key(self._api_key)}>"
+
+    # -- one exchange, in steps ------------------------------------------------
+
+    def _authorization(
+        self, api_key: str | None | _Unset, authorization: str | None | _Unset
+    ) -> str | None:
+        if not isinstance(authorization, _Unset):
+            return authorization
+        key = self._api_key if isinstance(api_key, _Unset) else api_key
+        return f"Bearer {key}" if key else None
+
+    def _prepare(
+        self, method: str, path: str, authorization: str | None
+    ) -> tuple[float, httpx.Request]:
+        headers = {}
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        started = perf_counter()
+
+        try:
+            request = self._http.build_request(method, path, headers=headers)
+        except UnicodeEncodeError:
+            request = None
+
+        if request is None or not _is_sendable(authorization):
+            error = UsageError(
+                "The Authorization header holds characters HTTP cannot carry "
+                "(only printable ASCII can be sent); copy the key again from "
+                "the Stewrd dashboard."
+            )
+            self._record(method, path, authorization, started, error=error)
+            raise error
+        return started, request
+
+    def _finish(
+        self,
+        request: httpx.Request,
+        authorization: str | None,
+        started: float,
+        response: httpx.Response | Exception,
+        parse: Callable[[httpx.Response, str], T],
+    ) -> T:
+        method, path = request.method, request.url.path
+
+        if isinstance(response, Exception):
+            error: StewrdError = self._transport_error(response)
+            self._record(method, path, authorization, started, error=error)
+            raise error from None
+
+        try:
+            if response.is_success:
+                result = parse(response, self.target.label)
+            else:
+                raise _api_error(response, self.target, authorization)
+        except APIError as exc:
+            self._record(method, path, authorization, started, response, exc)
+            raise
+
+        self._record(method, path, authorization, started, response, result=result)
+        return result
+
+    def _transport_error(self, exc: Exception) -> TransportError:
+        where = str(self.target)
+        if isinstance(exc, httpx.TimeoutException):
+            return RequestTimeoutError(
+                f"The {where} did not answer within the timeout "
+                f"({type(exc).__name__}); try again, or raise the client's "
+                "timeout.",
+                target=self.target.label,
+            )
+        return ConnectError(
+            f"Could not reach the {where}: {exc or type(exc).__name__}. Check the "
+            "base URL and the network.",
+            target=self.target.label,
+        )
+
+    def _record(
+        self,
+        method: str,
+        path: str,
+        authorization: str | None,
+        started: float,
+        response: httpx.Response | None = None,
+        error: StewrdError | None = None,
+        result: Any = None,
+    ) -> None:
+        elapsed_ms = (perf_counter() - started) * 1000
+        scheme, _, credential = (authorization or "").strip().partition(" ")
+        if not credential and scheme:
+            scheme, credential = "", scheme
+
+        code = message = None
+        if isinstance(error, APIError):
+            code, message = error.code, error.message
+        elif error is not None:
+            message = str(error)
+
+        record = Exchange(
+            time=self._now(),
+            target=self.target.label,
+            method=method,
+            path=path,
+            attempt=1,
+            scheme=scheme,
+            key=redact_key(credential.strip()),
+            status=None if response is None else response.status_code,
+            code=code,
+            message=message or "",
+            session_id=result.id if isinstance(result, Session) else None,
+            elapsed_ms=elapsed_ms,
+            error=type(error).__name__ if error is not None else "",
+        )
+        self.recorder.add(record)
+
+        logger.info(
+            "%s %s -> %s %s (%s, %.1f ms)",
+            method,
+            path,
+            record.status if record.status is not None else "no answer",
+            record.code or record.error or "ok",
+            record.target,
+            elapsed_ms,
+        )
+
+    def _now(self) -> datetime:
+        if self.emulator is not None:
+            return self.emulator.clock.now()
+        return datetime.now(UTC)
+
+
+def _remote_target(base_url: str, api_key: str | None) -> Target:
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise UsageError(
+            f"The base URL must be an http or https URL such as "
+            f"{DEFAULT_BASE_URL}; got {base_url!r}."
+        )
+
+    clean = str(url).rstrip("/")
+    if api_key and api_key.startswith(EMULATOR_KEY_PREFIX):
+        return Target("served emulator", clean)
+    return Target("live API", clean)
+
+
+def _is_sendable(header: str | None) -> bool:
+    return header is None or all(" " <= c <= "~" for c in header)
+
+
+def _parse_session(response: httpx.Response, target: str) -> Session:
+    payload = _json_or_none(response)
+    if (
+        isinstance(payload, dict)
+        and isinstance(payload.get("id"), str)
+        and payload.get("object") == "session"
+    ):
+        return Session(payload["id"], "session", str(payload.get("status", "")))
+
+    raise UnexpectedResponseError(
+        f"{target} answered {response.status_code} but the body is not a "
+        f"session: {_snippet(response)}.",
+        status=response.status_code,
+        code=None,
+        message="the body is not a session",
+        request=response.request,
+        response=response,
+    )
+
+
+_ERRORS: dict[str, tuple[type[APIError], str]] = {
+    "invalid_api_key": (InvalidAPIKeyError, ""),
+    "plan_restricted": (
+        PlanRestrictedError,
+        "Retrying will not help: the project needs the Scale plan.",
+    ),
+    "session_limit_reached": (
+        SessionLimitReachedError,
+        "Retrying now will not help: a slot frees only when one of the "
+        "project's sessions has been idle for 30 minutes.",
+    ),
+    "rate_limited": (
+        RateLimitedError,
+        "Wait and retry: the limit is 60 requests a minute.",
+    ),
+}
+
+
+def _api_error(
+    response: httpx.Response, target: Target, authorization: str | None
+) -> APIError:
+    status = response.status_code
+    payload = _json_or_none(response)
+    envelope = payload.get("error") if isinstance(payload, dict) else None
+    code = envelope.get("code") if isinstance(envelope, dict) else None
+    message = envelope.get("message") if isinstance(envelope, dict) else None
+
+    if not isinstance(code, str) or not isinstance(message, str):
+        return UnexpectedResponseError(
+            f"The {target} answered {status} {response.reason_phrase} with a "
+            f"body that is not the documented error envelope: "
+            f"{_snippet(response, authorization)}.",
+            status=status,
+            code=None,
+            message=f"{status} {response.reason_phrase}, not the error envelope",
+            request=response.request,
+            response=response,
+        )
+
+    docs = envelope.get("docs") if isinstance(envelope, dict) else None
+    docs = docs if isinstance(docs, str) else None
+    cls, hint = _ERRORS.get(code, (UnexpectedResponseError, ""))
+    if cls is InvalidAPIKeyError:
+        hint = f"From the client's side: {_diagnose(authorization)}."
+    elif cls is UnexpectedResponseError:
+        hint = "stewrd-lab does not know this code; see the Stewrd error docs."
+
+    text = f"{status} {code}: {message} {hint}".rstrip()
+    return cls(
+        text,
+        status=status,
+        code=code,
+        message=message,
+        docs=docs,
+        request=response.request,
+        response=response,
+    )
+
+
+def _diagnose(authorization: str | None) -> str:
+    scheme, _, key = (authorization or "").strip().partition(" ")
+    if authorization is None:
+        return "no Authorization header was sent"
+    if not scheme:
+        return "the Authorization header was empty"
+    if scheme.lower() != "bearer":
+        # Name the scheme only when it is a short word: a bare key sent
+        # without any scheme would otherwise be quoted here.
+        named = scheme if scheme.isalpha() and len(scheme) <= 10 else ""
+        return f"the header uses the {named or 'wrong'} scheme, not Bearer"
+    return describe_key(key.strip())
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _snippet(response: httpx.Response, authorization: str | None = None) -> str:
+    content_type = response.headers.get("content-type", "no content type")
+    text = " ".join(response.content[:_SNIPPET].decode("utf-8", "replace").split())
+    if not text:
+        return f"an empty body ({content_type})"
+
+    # A proxy page could echo the request's headers back; never quote a key.
+    key = (authorization or "").strip().partition(" ")[2].strip()
+    if len(key) >= 8:
+        text = text.replace(key, redact_key(key))
+    more = "..." if len(response.content) > _SNIPPET else ""
+    return f"{content_type}, starting {text!r}{more}"

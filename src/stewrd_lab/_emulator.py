@@ -1,0 +1,400 @@
+"""A stateful, deterministic emulator of the Stewrd API.
+
+What the seed OpenAPI document and the public docs say, the emulator does.
+Where they are silent, it decides, and every such decision is marked
+**[emulator-specific]** below and can be switched through :class:`Rules`:
+
+- [emulator-specific] The checks on ``POST /v1/sessions`` run in the order
+  authentication, rate limit, plan, active-session cap (``Rules.check_order``
+  reorders the last three).
+- [emulator-specific] Every authenticated request counts toward its project's
+  rate limit, refused ones included, in a sliding window of 60 seconds.
+- [emulator-specific] A session expires once it has been idle for the full
+  30 minutes (idle time >= 30 min).
+- [emulator-specific] The 401 message is "Invalid or missing API key."; the
+  docs name the code, not the message.
+- [emulator-specific] The ``Authorization`` scheme is matched without regard
+  to case (``bearer`` works, as RFC 9110 allows), surrounding whitespace is
+  ignored, and a request with two ``Authorization`` headers is refused.
+- [emulator-specific] Unknown paths answer 404 ``not_found`` and known paths
+  with the wrong method answer 405 ``method_not_allowed`` with an ``Allow``
+  header, both in the documented error envelope, before any key is checked.
+- [emulator-specific] No ``Retry-After`` header unless
+  ``Rules.retry_after`` is on: the real API documents none.
+- The docs contradict themselves on who may create sessions: the seed says
+  the Scale plan (the default, ``Rules.plan_rule="scale"``); the sessions
+  guide says accounts with purchased credits (``plan_rule="credits"``).
+
+Every response carries an ``X-Stewrd-Emulator`` header, so a client can tell
+the emulator from the live API.
+
+Determinism: keys and session ids come from generators seeded by ``seed``,
+and time comes from a :class:`Clock` that moves only when told to (unless it
+is made to tick with the wall clock), so two runs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from math import ceil
+from time import monotonic
+from typing import Any, Literal, NamedTuple
+
+from stewrd_lab._keys import EMULATOR_KEY_PREFIX, redact_key
+
+__all__ = ["EMULATOR_EPOCH", "PLANS", "Clock", "Emulator", "Project", "Reply", "Rules"]
+
+PLANS = ("free", "dev", "scale")
+"""The documented plans, lowest first. No plan above Scale is documented."""
+
+EMULATOR_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+"""Where a new emulator's clock starts."""
+
+CHECKS = ("rate_limit", "plan", "session_cap")
+
+PLAN_RESTRICTED = "Persistent sessions require the Scale plan or higher."
+# [emulator-specific] wording for the "purchased credits" rule of the guide.
+CREDITS_REQUIRED = "Persistent sessions require purchased credits."
+SESSION_LIMIT = "Maximum 10 active sessions per project."
+RATE_LIMITED = "Too many requests. Limit: 60/minute."
+INVALID_KEY = "Invalid or missing API key."
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The switches of the emulator; the defaults follow the documentation.
+
+    ``session_cap`` and ``rate_limit`` accept ``None`` to switch the limit
+    off (for a benchmark, say). The messages keep the documented numbers
+    whatever the limits are set to, as the API's fixed text would.
+    """
+
+    session_cap: int | None = 10
+    rate_limit: int | None = 60
+    rate_window: timedelta = timedelta(seconds=60)
+    idle_expiry: timedelta = timedelta(minutes=30)
+    plan_rule: Literal["scale", "credits"] = "scale"
+    check_order: tuple[str, ...] = CHECKS
+    retry_after: bool = False
+
+    def __post_init__(self) -> None:
+        if sorted(self.check_order) != sorted(CHECKS):
+            raise ValueError(
+                f"check_order must order exactly {', '.join(CHECKS)}; "
+                f"got {', '.join(self.check_order) or 'nothing'}."
+            )
+        if self.plan_rule not in ("scale", "credits"):
+            raise ValueError(
+                f"plan_rule must be 'scale' or 'credits', not {self.plan_rule!r}."
+            )
+
+
+class Clock:
+    """The emulator's time: frozen until advanced, or ticking with real time.
+
+    A frozen clock makes a walkthrough repeatable to the byte; a ticking one
+    (``ticking=True``) lets a served emulator's rate-limit window pass on its
+    own, as the real API's would.
+    """
+
+    def __init__(
+        self, start: datetime = EMULATOR_EPOCH, *, ticking: bool = False
+    ) -> None:
+        if start.tzinfo is None:
+            raise ValueError("Clock start must be timezone-aware, such as UTC.")
+        self._start = start
+        self._offset = timedelta()
+        self._ticking = ticking
+        self._origin = monotonic()
+
+    @property
+    def ticking(self) -> bool:
+        return self._ticking
+
+    def now(self) -> datetime:
+        now = self._start + self._offset
+        if self._ticking:
+            now += timedelta(seconds=monotonic() - self._origin)
+        return now
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move the clock forward by ``delta`` and return the new time."""
+        if delta < timedelta():
+            raise ValueError(f"The clock only moves forward; got {delta}.")
+        self._offset += delta
+        return self.now()
+
+    def reset(self) -> None:
+        self._offset = timedelta()
+        self._origin = monotonic()
+
+    def __repr__(self) -> str:
+        mode = "ticking" if self._ticking else "frozen"
+        return f"<Clock {mode} at {self.now().isoformat()}>"
+
+
+@dataclass(eq=False)
+class Project:
+    """One project: a plan, a current key, and its sessions.
+
+    ``sessions`` maps a session id to the time of its last activity.
+    """
+
+    id: str
+    plan: str
+    credits: int
+    key: str = field(repr=False)
+    revoked_keys: list[str] = field(default_factory=list, repr=False)
+    sessions: dict[str, datetime] = field(default_factory=dict, repr=False)
+    requests: deque[datetime] = field(default_factory=deque, repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Project {self.id} plan={self.plan} credits={self.credits} "
+            f"key={redact_key(self.key)}>"
+        )
+
+
+class Reply(NamedTuple):
+    """What the emulator answers: status, headers and a JSON body as bytes."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Emulator:
+    """The Stewrd API, in-process, with the rules in the module docstring.
+
+    A new emulator has one project per documented plan, with ids
+    ``proj_free``, ``proj_dev`` and ``proj_scale``; :meth:`key_for` hands out
+    their keys. All methods are thread-safe: one lock guards the state, so
+    many threads creating at once never get past the session cap.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        rules: Rules | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.seed = seed
+        self.rules = rules or Rules()
+        self.clock = clock or Clock()
+        self._lock = threading.RLock()
+        self.reset()
+
+    # -- state -------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every project and session, and start over from the seed."""
+        with self._lock:
+            self._key_rng = random.Random(f"{self.seed}:keys")
+            self._id_rng = random.Random(f"{self.seed}:sessions")
+            self.projects: dict[str, Project] = {}
+            self._by_key: dict[str, Project] = {}
+            self._revoked: set[str] = set()
+            self.clock.reset()
+
+            # [emulator-specific] credits per default project: the docs give
+            # none; these only matter under plan_rule="credits".
+            for plan, credits in (("free", 0), ("dev", 100), ("scale", 1000)):
+                self.add_project(plan, credits=credits, project_id=f"proj_{plan}")
+
+    def configure(self, **changes: Any) -> Rules:
+        """Switch rules on the fly, for example ``configure(plan_rule="credits")``."""
+        with self._lock:
+            self.rules = replace(self.rules, **changes)
+            return self.rules
+
+    def add_project(
+        self, plan: str, *, credits: int = 0, project_id: str | None = None
+    ) -> Project:
+        """Create a project on ``plan`` and return it (its key is ``.key``)."""
+        if plan not in PLANS:
+            raise ValueError(
+                f"Unknown plan {plan!r}: the documented plans are "
+                f"{', '.join(PLANS)}."
+            )
+
+        with self._lock:
+            project_id = project_id or f"proj_{len(self.projects) + 1}"
+            if project_id in self.projects:
+                raise ValueError(f"A project with id {project_id!r} already exists.")
+
+            project = Project(project_id, plan, credits, self._new_key())
+            self.projects[project_id] = project
+            self._by_key[project.key] = project
+            return project
+
+    def project(self, plan_or_id: str) -> Project:
+        """Return a project by id, or the default project of a plan."""
+        with self._lock:
+            found = self.projects.get(plan_or_id) or self.projects.get(
+                f"proj_{plan_or_id}"
+            )
+        if found is None:
+            raise KeyError(f"No project {plan_or_id!r} on this emulator.")
+        return found
+
+    def key_for(self, plan_or_id: str) -> str:
+        """Return the current key of a project, by plan name or project id."""
+        return self.project(plan_or_id).key
+
+    def regenerate_key(self, plan_or_id: str) -> str:
+        """Give a project a new key; the old one is revoked at once."""
+        with self._lock:
+            project = self.project(plan_or_id)
+            old = project.key
+            project.revoked_keys.append(old)
+            self._revoked.add(old)
+            del self._by_key[old]
+
+            project.key = self._new_key()
+            self._by_key[project.key] = project
+            return project.key
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move the emulator's clock forward; sessions and windows age with it."""
+        with self._lock:
+            return self.clock.advance(delta)
+
+    def active_sessions(self, plan_or_id: str) -> int:
+        """How many sessions of a project are active now."""
+        with self._lock:
+            project = self.project(plan_or_id)
+            self._expire(project, self.clock.now())
+            return len(project.sessions)
+
+    def _new_key(self) -> str:
+        return EMULATOR_KEY_PREFIX + f"{self._key_rng.getrandbits(128):032x}"
+
+    def _new_session_id(self) -> str:
+        return str(uuid.UUID(int=self._id_rng.getrandbits(128), version=4))
+
+    # -- HTTP --------------------------------------------------------------
+
+    def handle(
+        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes
+    ) -> Reply:
+        """Answer one HTTP request. ``path`` excludes the query string."""
+        allowed = _ROUTES.get(path)
+        if allowed is None:
+            return _error(
+                404,
+                "not_found",
+                f"No route matches {path}. (This 404 is emulator-specific: "
+                "the API does not document its answer to unknown paths.)",
+            )
+        if method not in allowed:
+            return _error(
+                405,
+                "method_not_allowed",
+                f"{method} is not allowed on {path}; use {', '.join(allowed)}. "
+                "(This 405 is emulator-specific.)",
+                [("allow", ", ".join(allowed))],
+            )
+
+        with self._lock:
+            return self._create_session(headers)
+
+    def _create_session(self, headers: list[tuple[str, str]]) -> Reply:
+        project = self._authenticate(headers)
+        if project is None:
+            return _error(401, "invalid_api_key", INVALID_KEY)
+
+        now = self.clock.now()
+        project.requests.append(now)
+        for check in self.rules.check_order:
+            refusal = getattr(self, f"_check_{check}")(project, now)
+            if refusal is not None:
+                return refusal
+
+        session_id = self._new_session_id()
+        project.sessions[session_id] = now
+        payload = {"id": session_id, "object": "session", "status": "active"}
+        return _json(201, payload)
+
+    def _authenticate(self, headers: list[tuple[str, str]]) -> Project | None:
+        values = [v for k, v in headers if k.lower() == "authorization"]
+        if len(values) != 1:
+            return None
+
+        scheme, _, token = values[0].strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return self._by_key.get(token.strip())
+
+    def _check_rate_limit(self, project: Project, now: datetime) -> Reply | None:
+        limit = self.rules.rate_limit
+        window_start = now - self.rules.rate_window
+        while project.requests and project.requests[0] <= window_start:
+            project.requests.popleft()
+        if limit is None or len(project.requests) <= limit:
+            return None
+
+        extra = []
+        if self.rules.retry_after:
+            wait = project.requests[-limit] - window_start
+            extra.append(("retry-after", str(max(1, ceil(wait.total_seconds())))))
+        return _error(429, "rate_limited", RATE_LIMITED, extra)
+
+    def _check_plan(self, project: Project, now: datetime) -> Reply | None:
+        if self.rules.plan_rule == "credits":
+            if project.credits > 0:
+                return None
+            return _error(403, "plan_restricted", CREDITS_REQUIRED)
+
+        if PLANS.index(project.plan) >= PLANS.index("scale"):
+            return None
+        return _error(403, "plan_restricted", PLAN_RESTRICTED)
+
+    def _check_session_cap(self, project: Project, now: datetime) -> Reply | None:
+        self._expire(project, now)
+        cap = self.rules.session_cap
+        if cap is None or len(project.sessions) < cap:
+            return None
+        return _error(429, "session_limit_reached", SESSION_LIMIT)
+
+    def _expire(self, project: Project, now: datetime) -> None:
+        cutoff = now - self.rules.idle_expiry
+        expired = [s for s, seen in project.sessions.items() if seen <= cutoff]
+        for session_id in expired:
+            del project.sessions[session_id]
+
+    def __repr__(self) -> str:
+        return (
+            f"<Emulator seed={self.seed} projects={len(self.projects)} "
+            f"clock={self.clock.now().isoformat()}>"
+        )
+
+
+_ROUTES: dict[str, tuple[str, ...]] = {"/v1/sessions": ("POST",)}
+
+_BASE_HEADERS = [("content-type", "application/json"), ("x-stewrd-emulator", "1")]
+
+
+def _json(
+    status: int, payload: dict[str, Any], extra: list[tuple[str, str]] | None = None
+) -> Reply:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return Reply(status, _BASE_HEADERS + (extra or []), body)
+
+
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    extra: list[tuple[str, str]] | None = None,
+) -> Reply:
+    return _json(status, {"error": {"code": code, "message": message}}, extra)
