@@ -64,7 +64,9 @@ def _tour(args: argparse.Namespace) -> int:
     problems = [p for w in walkthroughs for p in w.problems]
     if problems:
         print(
-            "The emulator differed from the documentation: " + "; ".join(problems) + ".",
+            "The emulator differed from the documentation: "
+            + "; ".join(problems)
+            + ".",
             file=sys.stderr,
         )
         return 1

@@ -78,7 +78,9 @@ class Target:
     @property
     def label(self) -> str:
         """The short name recorded in the history's ``target`` column."""
-        return "embedded emulator" if self.kind == "embedded emulator" else self.base_url
+        return (
+            "embedded emulator" if self.kind == "embedded emulator" else self.base_url
+        )
 
     def __str__(self) -> str:
         if self.kind == "embedded emulator":
@@ -136,7 +138,9 @@ class Client:
             transport = transport or EmulatorTransport(self.emulator)
             self.target = Target("embedded emulator", _EMBEDDED_URL)
         else:
-            api_key = api_key if api_key is not None else os.environ.get("STEWRD_API_KEY")
+            api_key = (
+                api_key if api_key is not None else os.environ.get("STEWRD_API_KEY")
+            )
             self.target = _remote_target(base_url, api_key)
 
         self._api_key = api_key or None
@@ -150,8 +154,8 @@ class Client:
     def create_session(
         self,
         *,
-        api_key: str | None | _Unset = _UNSET,
-        authorization: str | None | _Unset = _UNSET,
+        api_key: str | _Unset | None = _UNSET,
+        authorization: str | _Unset | None = _UNSET,
     ) -> Session:
         """Create a session, or raise an error from the ``StewrdError`` tree.
 
@@ -188,7 +192,7 @@ class Client:
     # -- one exchange, in steps ------------------------------------------------
 
     def _authorization(
-        self, api_key: str | None | _Unset, authorization: str | None | _Unset
+        self, api_key: str | _Unset | None, authorization: str | _Unset | None
     ) -> str | None:
         if not isinstance(authorization, _Unset):
             return authorization

@@ -223,8 +223,7 @@ class Emulator:
         """Create a project on ``plan`` and return it (its key is ``.key``)."""
         if plan not in PLANS:
             raise ValueError(
-                f"Unknown plan {plan!r}: the documented plans are "
-                f"{', '.join(PLANS)}."
+                f"Unknown plan {plan!r}: the documented plans are {', '.join(PLANS)}."
             )
 
         with self._lock:
@@ -315,8 +314,13 @@ class Emulator:
 
         now = self.clock.now()
         project.requests.append(now)
-        for check in self.rules.check_order:
-            refusal = getattr(self, f"_check_{check}")(project, now)
+        checks = {
+            "rate_limit": self._check_rate_limit,
+            "plan": self._check_plan,
+            "session_cap": self._check_session_cap,
+        }
+        for name in self.rules.check_order:
+            refusal = checks[name](project, now)
             if refusal is not None:
                 return refusal
 

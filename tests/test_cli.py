@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from stewrd_lab import Emulator, Rules
+from stewrd_lab._cli import main
+
+GOLDEN = Path(__file__).parent / "data" / "tour-seed-0.txt"
+
+
+def test_tour__prints_the_three_tables_and_exits_0(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["tour"]) == 0
+
+    out, err = capsys.readouterr()
+    assert out == GOLDEN.read_text(encoding="utf-8")
+    assert err == ""
+
+
+def test_tour__console_script_prints_byte_identical_output_twice() -> None:
+    # The script pip installed beside this interpreter, as a user would run it.
+    command = [str(Path(sys.executable).with_name("stewrd-lab")), "tour"]
+    runs = [subprocess.run(command, capture_output=True, check=True) for _ in range(2)]
+
+    assert runs[0].stdout == runs[1].stdout == GOLDEN.read_bytes()
+
+
+def test_tour__another_seed_gives_other_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tour", "--seed", "5"]) == 0
+
+    assert capsys.readouterr().out != GOLDEN.read_text(encoding="utf-8")
+
+
+def test_tour__csv_writes_one_file_per_walkthrough(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tour", "--csv", str(tmp_path / "out")]) == 0
+
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == ["authentication.csv", "plans.csv", "session_limit.csv"]
+    auth = pd.read_csv(tmp_path / "out" / "authentication.csv")
+    assert auth.columns.tolist() == ["case", "sent", "status", "code", "message"]
+    assert auth["status"].tolist() == [401] * 5 + [201]
+    limit = pd.read_csv(tmp_path / "out" / "session_limit.csv")
+    assert limit.columns.tolist() == [
+        "attempt",
+        "clock",
+        "status",
+        "code",
+        "message",
+        "session_id",
+        "active",
+    ]
+    assert limit["status"].tolist() == [201] * 10 + [429, 429, 201]
+    assert limit["active"].tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10, 1]
+
+
+def test_tour__csv_into_an_unwritable_place_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+
+    assert main(["tour", "--csv", str(blocker / "out")]) == 2
+
+    assert capsys.readouterr().err == (
+        f"stewrd-lab: Not a directory ({blocker / 'out'}).\n"
+    )
+
+
+def test_tour__exits_1_naming_what_differed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An emulator whose cap is nine must make the session-limit walkthrough fail.
+    nine = functools.partial(Emulator, rules=Rules(session_cap=9))
+    monkeypatch.setattr("stewrd_lab._tour.Emulator", nine)
+
+    assert main(["tour"]) == 1
+
+    assert capsys.readouterr().err == (
+        "The emulator differed from the documentation: session limit: "
+        "'attempt 10' expected 201, got 429 session_limit_reached.\n"
+    )
+
+
+def test_help__explains_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--help"])
+
+    assert caught.value.code == 0
+    out = capsys.readouterr().out
+    assert "tour" in out
+    assert "run the three walkthroughs on the embedded emulator" in out
+
+
+def test_python_dash_m__runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "stewrd_lab", "tour"], capture_output=True, check=True
+    )
+
+    assert done.stdout == GOLDEN.read_bytes()

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+
+from stewrd_lab import EMULATOR_KEY_PREFIX, KEY_PREFIX, redact_key
+from stewrd_lab._keys import describe_key
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        (KEY_PREFIX + "0123456789abcdef", "sk-stw_…cdef"),
+        (EMULATOR_KEY_PREFIX + "00112233445566778899aabbccddeeff", "sk-stw_emu_…eeff"),
+        (KEY_PREFIX + "short", "sk-stw_…"),
+        ("my-stewrd-key-0123456789", "…6789"),
+        ("hunter2", "…"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_redact_key__keeps_only_prefix_and_last_four(
+    key: str | None, shown: str
+) -> None:
+    assert redact_key(key) == shown
+
+
+@pytest.mark.parametrize(
+    ("key", "described"),
+    [
+        (None, "no API key was sent"),
+        ("", "no API key was sent"),
+        ("my-stewrd-key-0123456789", "the key …6789 does not start with sk-stw_"),
+        (KEY_PREFIX + "abc def 0123456789", "the key sk-stw_…6789 contains whitespace"),
+        (
+            KEY_PREFIX + "0123456789abcdef",
+            "the key sk-stw_…cdef is well-formed, so the project does not know "
+            "it or it was revoked (regenerating a key revokes the old one)",
+        ),
+    ],
+)
+def test_describe_key__says_what_the_client_can_tell(
+    key: str | None, described: str
+) -> None:
+    assert describe_key(key) == described
