@@ -55,8 +55,7 @@ def _tour(args: argparse.Namespace) -> int:
 
     for walkthrough in walkthroughs:
         print(walkthrough.title)
-        table = walkthrough.table
-        print(table.astype(object).where(table.notna(), "-").to_string(index=False))
+        print(walkthrough.render())
         print()
         if args.csv is not None:
             walkthrough.table.to_csv(args.csv / f"{walkthrough.name}.csv", index=False)

@@ -43,6 +43,16 @@ class Walkthrough:
     table: pd.DataFrame
     problems: list[str] = field(default_factory=list)
 
+    def render(self) -> str:
+        """The table as text: words left-aligned, numbers right, "-" if missing."""
+        table = self.table
+        shown = table.astype(object).where(table.notna(), "-")
+        words = [str(c) for c in table if not pd.api.types.is_numeric_dtype(table[c])]
+        widths = {c: max(len(c), *(len(str(v)) for v in shown[c])) for c in words}
+        formatters = {c: f"{{:<{widths[c]}}}".format for c in words}
+        text = shown.to_string(index=False, formatters=formatters, justify="left")
+        return "\n".join(line.rstrip() for line in text.splitlines())
+
 
 def _attempt(client: Client, **kwargs: Any) -> None:
     # Errors are the point of a walkthrough: each is already a history row.
