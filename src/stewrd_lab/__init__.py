@@ -11,6 +11,7 @@ private and may change.
 
 from __future__ import annotations
 
+from stewrd_lab._async import AsyncClient
 from stewrd_lab._client import DEFAULT_BASE_URL, Client, Session, Target
 from stewrd_lab._emulator import EMULATOR_EPOCH, PLANS, Clock, Emulator, Project, Rules
 from stewrd_lab._errors import (
@@ -26,8 +27,11 @@ from stewrd_lab._errors import (
     UnexpectedResponseError,
     UsageError,
 )
+from stewrd_lab._history import HistoryFileWarning, load_history, save_history
 from stewrd_lab._keys import EMULATOR_KEY_PREFIX, KEY_PREFIX, redact_key
+from stewrd_lab._probe import probe_session_cap
 from stewrd_lab._recording import COLUMNS, DTYPES, Exchange, Recorder
+from stewrd_lab._retry import RetryPolicy
 from stewrd_lab._transport import EmulatorTransport
 
 __version__ = "0.1.0"
@@ -41,18 +45,21 @@ __all__ = [
     "KEY_PREFIX",
     "PLANS",
     "APIError",
+    "AsyncClient",
     "Client",
     "Clock",
     "ConnectError",
     "Emulator",
     "EmulatorTransport",
     "Exchange",
+    "HistoryFileWarning",
     "InvalidAPIKeyError",
     "PlanRestrictedError",
     "Project",
     "RateLimitedError",
     "Recorder",
     "RequestTimeoutError",
+    "RetryPolicy",
     "Rules",
     "Session",
     "SessionLimitReachedError",
@@ -61,5 +68,8 @@ __all__ = [
     "TransportError",
     "UnexpectedResponseError",
     "UsageError",
+    "load_history",
+    "probe_session_cap",
     "redact_key",
+    "save_history",
 ]

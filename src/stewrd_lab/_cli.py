@@ -43,7 +43,65 @@ def _parser() -> argparse.ArgumentParser:
         help="seed of the emulator's keys and session ids (default: 0)",
     )
     tour.set_defaults(run=_tour)
+
+    probe = commands.add_parser(
+        "probe",
+        help="find a project's session cap by creating sessions until refused",
+        description=(
+            "Create sessions, a few at a time, until the project's cap refuses "
+            "one, and print what was found. Runs on the embedded emulator "
+            "unless --base-url (or STEWRD_BASE_URL) is given; the key is read "
+            "from STEWRD_API_KEY, never from the command line. On the live API "
+            "every session it creates stays active for 30 idle minutes and "
+            "cannot be closed, so it runs there only with --confirm-live."
+        ),
+    )
+    probe.add_argument("--base-url", help="a served emulator or the live API")
+    probe.add_argument(
+        "--attempts",
+        type=int,
+        default=12,
+        help="most create requests to send (default: 12)",
+    )
+    probe.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help="most requests in flight at once (default: 4)",
+    )
+    probe.add_argument(
+        "--confirm-live",
+        action="store_true",
+        help="allow the probe to create real sessions on the live API",
+    )
+    probe.set_defaults(run=_probe)
     return parser
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from stewrd_lab._client import Client
+    from stewrd_lab._errors import StewrdError
+    from stewrd_lab._probe import probe_session_cap
+
+    try:
+        with Client(base_url=args.base_url) as client:
+            report = probe_session_cap(
+                client,
+                attempts=args.attempts,
+                concurrency=args.concurrency,
+                confirm_live=args.confirm_live,
+            )
+    except StewrdError as error:
+        print(f"stewrd-lab: {error}", file=sys.stderr)
+        return 2
+
+    import pandas as pd
+
+    row = report.iloc[0]
+    for name in report.columns:
+        value = row[name]
+        print(f"{name}: {'-' if pd.isna(value) else value}")
+    return 0 if report["other_errors"].iloc[0] == 0 else 1
 
 
 def _tour(args: argparse.Namespace) -> int:

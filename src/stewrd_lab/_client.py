@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +36,7 @@ from stewrd_lab._errors import (
 )
 from stewrd_lab._keys import EMULATOR_KEY_PREFIX, describe_key, redact_key
 from stewrd_lab._recording import Exchange, Recorder
+from stewrd_lab._retry import RetryPolicy, _Plan
 from stewrd_lab._transport import EmulatorTransport
 
 if TYPE_CHECKING:
@@ -123,12 +126,19 @@ class Client:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         recorder: Recorder | None = None,
         transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | bool = True,
+        history_file: str | os.PathLike[str] | None = None,
     ) -> None:
         base_url = base_url or os.environ.get("STEWRD_BASE_URL") or None
         if base_url is not None and emulator is not None:
             raise UsageError(
                 "Pass either base_url (a served or live target) or emulator "
                 "(the embedded one), not both."
+            )
+        if recorder is not None and history_file is not None:
+            raise UsageError(
+                "Pass either recorder or history_file, not both; a recorder "
+                "writes a file when made as Recorder(path=...)."
             )
 
         self.emulator: Emulator | None = None
@@ -144,7 +154,12 @@ class Client:
             self.target = _remote_target(base_url, api_key)
 
         self._api_key = api_key or None
-        self.recorder = recorder if recorder is not None else Recorder()
+        if recorder is None:
+            recorder = Recorder(history_file) if history_file else Recorder()
+        self.recorder = recorder
+        if isinstance(retry, bool):
+            retry = RetryPolicy() if retry else RetryPolicy.off()
+        self.retry = retry
         self._http = httpx.Client(
             base_url=self.target.base_url, timeout=timeout, transport=transport
         )
@@ -165,13 +180,20 @@ class Client:
         header at all).
         """
         header = self._authorization(api_key, authorization)
-        started, request = self._prepare("POST", "/v1/sessions", header)
 
-        try:
-            response: httpx.Response | Exception = self._http.send(request)
-        except (httpx.HTTPError, OSError) as exc:
-            response = exc
-        return self._finish(request, header, started, response, _parse_session)
+        # Only rate_limited is retried; see stewrd_lab._retry for why.
+        for attempt in self._retry_plan().retrying():
+            with attempt:
+                number = attempt.retry_state.attempt_number
+                started, request = self._prepare("POST", "/v1/sessions", header)
+                try:
+                    response: httpx.Response | Exception = self._http.send(request)
+                except (httpx.HTTPError, OSError) as exc:
+                    response = exc
+                return self._finish(
+                    request, header, started, response, _parse_session, number
+                )
+        raise AssertionError("the retry loop ends by returning or raising")
 
     def history(self) -> pd.DataFrame:
         """Every exchange so far, one row each, as a DataFrame."""
@@ -190,6 +212,9 @@ class Client:
         return f"<Client {self.target.kind} key={redact_key(self._api_key)}>"
 
     # -- one exchange, in steps ------------------------------------------------
+
+    def _retry_plan(self) -> _Plan:
+        return _Plan(self.retry, self._now, self.emulator)
 
     def _authorization(
         self, api_key: str | _Unset | None, authorization: str | _Unset | None
@@ -229,12 +254,15 @@ class Client:
         started: float,
         response: httpx.Response | Exception,
         parse: Callable[[httpx.Response, str], T],
+        attempt: int = 1,
     ) -> T:
         method, path = request.method, request.url.path
 
         if isinstance(response, Exception):
-            error: StewrdError = self._transport_error(response)
-            self._record(method, path, authorization, started, error=error)
+            error: StewrdError = self._transport_error(response, request)
+            self._record(
+                method, path, authorization, started, error=error, attempt=attempt
+            )
             raise error from None
 
         try:
@@ -243,26 +271,27 @@ class Client:
             else:
                 raise _api_error(response, self.target, authorization)
         except APIError as exc:
-            self._record(method, path, authorization, started, response, exc)
+            self._record(
+                method, path, authorization, started, response, exc, attempt=attempt
+            )
             raise
 
-        self._record(method, path, authorization, started, response, result=result)
+        self._record(
+            method,
+            path,
+            authorization,
+            started,
+            response,
+            result=result,
+            attempt=attempt,
+        )
         return result
 
-    def _transport_error(self, exc: Exception) -> TransportError:
-        where = str(self.target)
-        if isinstance(exc, httpx.TimeoutException):
-            return RequestTimeoutError(
-                f"The {where} did not answer within the timeout "
-                f"({type(exc).__name__}); try again, or raise the client's "
-                "timeout.",
-                target=self.target.label,
-            )
-        return ConnectError(
-            f"Could not reach the {where}: {exc or type(exc).__name__}. Check the "
-            "base URL and the network.",
-            target=self.target.label,
-        )
+    def _transport_error(
+        self, exc: Exception, request: httpx.Request
+    ) -> TransportError:
+        timeout = self._http.timeout
+        return _transport_error(exc, request, self.target, timeout)
 
     def _record(
         self,
@@ -273,6 +302,7 @@ class Client:
         response: httpx.Response | None = None,
         error: StewrdError | None = None,
         result: Any = None,
+        attempt: int = 1,
     ) -> None:
         elapsed_ms = (perf_counter() - started) * 1000
         scheme, _, credential = (authorization or "").strip().partition(" ")
@@ -290,7 +320,7 @@ class Client:
             target=self.target.label,
             method=method,
             path=path,
-            attempt=1,
+            attempt=attempt,
             scheme=scheme,
             key=redact_key(credential.strip()),
             status=None if response is None else response.status_code,
@@ -333,6 +363,96 @@ def _remote_target(base_url: str, api_key: str | None) -> Target:
     if api_key and api_key.startswith(EMULATOR_KEY_PREFIX):
         return Target("served emulator", clean)
     return Target("live API", clean)
+
+
+def _where(target: Target) -> str:
+    if target.kind == "embedded emulator":
+        return "the embedded emulator"
+    return f"the {target.kind} at {target.base_url}"
+
+
+def _transport_error(
+    exc: BaseException, request: httpx.Request, target: Target, timeout: httpx.Timeout
+) -> TransportError:
+    """Say in one sentence why no HTTP answer came back.
+
+    The cause is read from the exception chain (httpx wraps httpcore, which
+    wraps the socket or ssl error) rather than from platform-worded text.
+    """
+    where, label = _where(target), target.label
+    url = request.url
+    host = f"{url.host}:{url.port}" if url.port else url.host
+    causes = _chain(exc)
+
+    if isinstance(exc, httpx.ConnectTimeout):
+        limit = "" if timeout.connect is None else f" within {timeout.connect:g} s"
+        return RequestTimeoutError(
+            f"Could not connect to {where}{limit}, so nothing was sent; check "
+            "the network, or raise the client's timeout.",
+            target=label,
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return RequestTimeoutError(
+            f"{_capital(where)} did not answer within the timeout "
+            f"({type(exc).__name__}); the request may still have created a "
+            "session, so check before sending it again, or raise the "
+            "client's timeout.",
+            target=label,
+        )
+    if any(isinstance(c, socket.gaierror) for c in causes):
+        return ConnectError(
+            f"The host name {url.host} of {where} does not resolve (DNS); "
+            "check the base URL for a typo, and the network.",
+            target=label,
+        )
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return ConnectError(
+            f"Nothing accepts connections at {host}, the address of {where}; "
+            "check the base URL, or start the server it names.",
+            target=label,
+        )
+    if any(isinstance(c, ssl.SSLCertVerificationError) for c in causes):
+        return ConnectError(
+            f"The TLS certificate of {host} could not be verified, so "
+            f"nothing was sent to {where}; check the base URL's host name.",
+            target=label,
+        )
+    if any(isinstance(c, ssl.SSLError) for c in causes):
+        return ConnectError(
+            f"The TLS handshake with {host} failed, so nothing was sent to "
+            f"{where}; if that server speaks plain HTTP, use http:// in the "
+            "base URL.",
+            target=label,
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return ConnectError(
+            f"Could not connect to {where} ({type(_root(causes)).__name__}); "
+            "check the base URL and the network.",
+            target=label,
+        )
+    return TransportError(
+        f"The connection to {where} broke before a complete answer arrived "
+        f"({type(exc).__name__}); the request may still have created a "
+        "session, so check before sending it again.",
+        target=label,
+    )
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    causes: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in causes:
+        causes.append(current)
+        current = current.__cause__ or current.__context__
+    return causes
+
+
+def _root(causes: list[BaseException]) -> BaseException:
+    return causes[-1]
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _is_sendable(header: str | None) -> bool:
@@ -387,10 +507,18 @@ def _api_error(
     message = envelope.get("message") if isinstance(envelope, dict) else None
 
     if not isinstance(code, str) or not isinstance(message, str):
+        # A 502, 503 or 504 page that is not the envelope comes from a proxy
+        # or gateway in front of the API, not from the API itself.
+        gateway = (
+            " It looks like a proxy's page: the API behind it may be down or "
+            "overloaded, so try again in a minute."
+            if status in (502, 503, 504)
+            else ""
+        )
         return UnexpectedResponseError(
             f"The {target} answered {status} {response.reason_phrase} with a "
             f"body that is not the documented error envelope: "
-            f"{_snippet(response, authorization)}.",
+            f"{_snippet(response, authorization)}.{gateway}",
             status=status,
             code=None,
             message=f"{status} {response.reason_phrase}, not the error envelope",

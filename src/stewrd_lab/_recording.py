@@ -9,12 +9,16 @@ concatenated.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from stewrd_lab._history import HistoryFile
 
 __all__ = ["COLUMNS", "DTYPES", "Exchange", "Recorder", "frame_from_records"]
 
@@ -82,13 +86,28 @@ class Recorder:
     Appending is thread-safe (a list append), so concurrent requests never
     lose a record. Share one recorder between clients to see their exchanges
     in one history.
+
+    With a ``path``, every record is also appended to that JSON Lines file
+    and flushed as it is added (see :mod:`stewrd_lab._history`), so a killed
+    kernel loses no finished exchange; :func:`stewrd_lab.load_history` reads
+    it back. ``clear`` forgets the records in memory, not the file.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self._records: list[Exchange] = []
+        self.path: Path | None = None
+        if path is not None:
+            from stewrd_lab._history import HistoryFile
+
+            self._file: HistoryFile | None = HistoryFile(path)
+            self.path = self._file.path
+        else:
+            self._file = None
 
     def add(self, record: Exchange) -> None:
         self._records.append(record)
+        if self._file is not None:
+            self._file.append(record)
 
     def clear(self) -> None:
         self._records.clear()
