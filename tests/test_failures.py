@@ -51,9 +51,7 @@ def _row(client: Client) -> dict[str, object]:
     assert len(history) == 1
     row = history.iloc[0]
     return {
-        "status": None
-        if row["status"] is None or row.isna()["status"]
-        else row["status"],
+        "status": None if row.isna()["status"] else int(row["status"]),
         "code": None if row.isna()["code"] else row["code"],
         "error": row["error"],
         "message": row["message"],
