@@ -19,6 +19,7 @@ from stewrd_lab import (
     StewrdError,
     TransportError,
     UnexpectedResponseError,
+    UsageError,
 )
 
 KEY = live_format_key("fail")
@@ -250,3 +251,25 @@ def test_failures__are_rows_in_order_and_the_client_keeps_working(
         "ConnectError",
         "",
     ]
+
+
+def test_create_session__spaces_around_the_key_are_refused_before_sending(
+    server: str, make: Make
+) -> None:
+    client = make(KEY, base_url=f"{server}/ok")
+
+    with pytest.raises(UsageError) as caught:
+        client.create_session(api_key=KEY + " ")
+
+    expected = (
+        "The Authorization header starts or ends with a space, which HTTP does "
+        "not allow; remove the spaces around the key."
+    )
+    assert str(caught.value) == expected
+    assert _row(client) == {
+        "status": None,
+        "code": None,
+        "error": "UsageError",
+        "message": expected,
+        "key": "sk-stw_…6789",
+    }

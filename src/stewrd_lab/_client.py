@@ -245,6 +245,17 @@ class Client:
             )
             self._record(method, path, authorization, started, error=error)
             raise error
+
+        # HTTP forbids spaces around a header value; sent anyway, the HTTP
+        # library would refuse it with an error (and a debug log) quoting the
+        # whole header, key included.
+        if authorization is not None and authorization != authorization.strip():
+            error = UsageError(
+                "The Authorization header starts or ends with a space, which "
+                "HTTP does not allow; remove the spaces around the key."
+            )
+            self._record(method, path, authorization, started, error=error)
+            raise error
         return started, request
 
     def _finish(
