@@ -112,6 +112,11 @@ class Client:
     ``STEWRD_API_KEY``; the environment key is read only then, so a live key
     in the environment is never sent to an emulator by surprise.
 
+    ``retry`` says how ``rate_limited`` answers are retried (a
+    :class:`~stewrd_lab.RetryPolicy`; ``True`` for the default, ``False`` for
+    none); no other failure is retried. ``history_file`` also appends every
+    exchange to a JSON Lines file (see :func:`stewrd_lab.load_history`).
+
     >>> client = Client()
     >>> client.create_session().object
     'session'

@@ -2,7 +2,7 @@
 
     StewrdError                     anything this package raises on purpose
     ├── UsageError                  a bad argument, caught before anything is sent
-    ├── TransportError              no HTTP answer came back from the target
+    ├── TransportError              no (complete) HTTP answer came back
     │   ├── ConnectError            DNS failure, refused connection, TLS failure
     │   └── RequestTimeoutError     the target did not answer in time
     └── APIError                    the target answered with an error status
