@@ -281,7 +281,8 @@ def test_session_limit__says_when_a_slot_frees(client: Client) -> None:
 
 
 def test_rate_limited__is_retryable_and_says_so() -> None:
-    client = Client(emulator=Emulator(rules=Rules(session_cap=None)))
+    # Retries off: this is the API's own refusal (test_retry.py retries it).
+    client = Client(emulator=Emulator(rules=Rules(session_cap=None)), retry=False)
     for _ in range(60):
         client.create_session()
 
@@ -318,7 +319,9 @@ def test_html_error_page__is_an_unexpected_response_with_the_body_start() -> Non
         "The live API at https://api.stewrd.dev (real sessions, real requests) "
         "answered 502 Bad Gateway with a body that is not the documented error "
         "envelope: text/html, starting "
-        "'<html><body><h1>502 Bad Gateway</h1></body></html>'."
+        "'<html><body><h1>502 Bad Gateway</h1></body></html>'. It looks like a "
+        "proxy's page: the API behind it may be down or overloaded, so try "
+        "again in a minute."
     )
     assert (caught.value.status, caught.value.code) == (502, None)
     row = client.history().iloc[0]
@@ -352,7 +355,9 @@ def test_empty_error_body__is_named_as_empty() -> None:
     assert str(caught.value) == (
         "The live API at https://api.stewrd.dev (real sessions, real requests) "
         "answered 503 Service Unavailable with a body that is not the documented "
-        "error envelope: an empty body (no content type)."
+        "error envelope: an empty body (no content type). It looks like a "
+        "proxy's page: the API behind it may be down or overloaded, so try "
+        "again in a minute."
     )
 
 
@@ -419,9 +424,8 @@ def test_refused_connection__is_a_connect_error_naming_the_target() -> None:
         client.create_session()
 
     assert str(caught.value) == (
-        "Could not reach the live API at https://api.stewrd.dev (real sessions, "
-        "real requests): [Errno 111] Connection refused. Check the base URL and "
-        "the network."
+        "Could not connect to the live API at https://api.stewrd.dev: [Errno "
+        "111] Connection refused; check the base URL and the network."
     )
     assert caught.value.target == LIVE_URL
     assert caught.value.__cause__ is None
@@ -438,9 +442,9 @@ def test_timeout__is_a_request_timeout_error() -> None:
         client.create_session()
 
     assert str(caught.value) == (
-        "The live API at https://api.stewrd.dev (real sessions, real requests) "
-        "did not answer within the timeout (ReadTimeout); try again, or raise "
-        "the client's timeout."
+        "The live API at https://api.stewrd.dev did not answer within the "
+        "timeout (ReadTimeout); the request may still have created a session, "
+        "so check before sending it again, or raise the client's timeout."
     )
 
 

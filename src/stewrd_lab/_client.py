@@ -442,7 +442,7 @@ def _transport_error(
         )
     if isinstance(exc, httpx.ConnectError):
         return ConnectError(
-            f"Could not connect to {where} ({type(_root(causes)).__name__}); "
+            f"Could not connect to {where}: {exc or type(exc).__name__}; "
             "check the base URL and the network.",
             target=label,
         )
@@ -461,10 +461,6 @@ def _chain(exc: BaseException) -> list[BaseException]:
         causes.append(current)
         current = current.__cause__ or current.__context__
     return causes
-
-
-def _root(causes: list[BaseException]) -> BaseException:
-    return causes[-1]
 
 
 def _capital(text: str) -> str:
