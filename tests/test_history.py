@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -16,6 +17,7 @@ import pytest
 from conftest import live_format_key
 from stewrd_lab import (
     DTYPES,
+    AsyncClient,
     Client,
     Emulator,
     HistoryFileWarning,
@@ -154,3 +156,18 @@ def test_history__bad_paths_and_suffixes(tmp_path: Path) -> None:
         "Pass either recorder or history_file, not both; a recorder writes a "
         "file when made as Recorder(path=...)."
     )
+
+
+def test_history_file__concurrent_creates_write_whole_lines(tmp_path: Path) -> None:
+    path = tmp_path / "async.jsonl"
+
+    async def run() -> AsyncClient:
+        async with AsyncClient(history_file=path, concurrency=4) as client:
+            await client.create_sessions(12)
+        return client
+
+    client = asyncio.run(run())
+
+    assert len(path.read_text().splitlines()) == 12
+    pd.testing.assert_frame_equal(load_history(path), client.history())
+    assert sorted(client.history()["status"].tolist()) == [201] * 10 + [429] * 2

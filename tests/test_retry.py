@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -219,3 +220,22 @@ def test_retry_policy__bad_values(field: str, value: object, message: str) -> No
     with pytest.raises(UsageError) as caught:
         RetryPolicy(**{field: value})  # type: ignore[arg-type]
     assert str(caught.value) == message
+
+
+def test_rate_limited__each_wait_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="stewrd_lab")
+    emulator = _rate_limited_emulator(rate_window=timedelta(seconds=2))
+    client = Client(emulator=emulator, retry=RetryPolicy(jitter=0))
+    client.create_session()
+    client.create_session()
+    caplog.clear()
+
+    client.create_session()
+
+    waits = [r.getMessage() for r in caplog.records if "waiting" in r.getMessage()]
+    assert waits == [
+        "rate_limited: waiting 1.0 s before attempt 2 (emulator clock advanced, "
+        "no real wait)",
+        "rate_limited: waiting 2.0 s before attempt 3 (emulator clock advanced, "
+        "no real wait)",
+    ]

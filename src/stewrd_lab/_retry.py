@@ -59,7 +59,10 @@ class RetryPolicy:
     (``RetryPolicy.off()`` or ``Client(retry=False)`` say the same).
 
     The defaults (30 s, 5 attempts) are the same on every target; on the
-    embedded emulator the waits advance its clock and cost no real time.
+    embedded emulator the waits advance its clock and cost no real time. A
+    served emulator is waited on in real time, like the live API: if its
+    clock is frozen, its rate-limit window passes only when that clock is
+    advanced, so waiting there spends the budget for nothing.
     """
 
     budget: float = 30.0
