@@ -12,6 +12,7 @@ from stewrd_lab import (
     Client,
     Emulator,
     RateLimitedError,
+    RetryPolicy,
     Rules,
     Session,
     SessionLimitReachedError,
@@ -238,3 +239,23 @@ def test_session_limit_reached__is_refused_not_retried_in_async() -> None:
                 await client.create_session()
 
     asyncio.run(run())
+
+
+def test_async_client__embedded_answers_one_at_a_time_so_waits_follow_in_turn() -> None:
+    # The in-process transport never suspends, so "concurrent" creates reach
+    # the emulator one after another and each retry wait moves its clock on.
+    emulator = Emulator(rules=Rules(rate_limit=2, session_cap=None))
+    client = Client(emulator=emulator, retry=RetryPolicy(max_attempts=2, jitter=0))
+
+    async def run() -> None:
+        async with AsyncClient.from_client(client, concurrency=4) as twin:
+            await twin.create_sessions(2)
+            await twin.create_sessions(4)
+
+    asyncio.run(run())
+
+    history = client.history()
+    second = history[history["attempt"] == 2]
+    assert (second["time"] - history["time"].iloc[0]).tolist() == [
+        pd.Timedelta(seconds=n) for n in (1, 2, 3, 4)
+    ]

@@ -58,6 +58,11 @@ class Canary:
             if isinstance(obj, BaseException):
                 self.shown.append("".join(traceback.format_exception(obj)))
                 self.shown += [repr(vars(obj))]
+                # The chained httpx errors too, shown or not.
+                inner = obj.__cause__ or obj.__context__
+                while inner is not None:
+                    self.shown += [str(inner), repr(inner)]
+                    inner = inner.__cause__ or inner.__context__
             if isinstance(obj, pd.DataFrame):
                 self.shown += [
                     obj.to_string(),

@@ -48,6 +48,11 @@ class AsyncClient:
     :meth:`aclose`. A retry's wait holds its slot, so waiting requests count
     toward ``concurrency``.
 
+    Limit: the embedded emulator answers in-process without ever suspending,
+    so there concurrent creates reach it one after another, and their retry
+    waits advance its clock in turn rather than side by side. Over HTTP (a
+    served emulator, the live API) they truly overlap.
+
     >>> import asyncio
     >>> async def three():
     ...     async with AsyncClient() as client:
