@@ -6,9 +6,11 @@ Run against a real uvicorn server that misbehaves on purpose (see
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import live_format_key
@@ -273,3 +275,41 @@ def test_create_session__spaces_around_the_key_are_refused_before_sending(
         "message": expected,
         "key": "sk-stw_…6789",
     }
+
+
+def _raising(exc: Exception) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return httpx.MockTransport(handler)
+
+
+def test_create_session__connect_timeout_says_nothing_was_sent(make: Make) -> None:
+    # A connect timeout cannot be staged on loopback, so this one is mocked.
+    transport = _raising(httpx.ConnectTimeout("timed out"))
+    client = make(KEY, base_url="https://api.stewrd.dev", transport=transport)
+
+    error = _fail(client)
+
+    assert type(error) is RequestTimeoutError
+    assert str(error) == (
+        "Could not connect to the live API at https://api.stewrd.dev within 10 s, "
+        "so nothing was sent; check the network, or raise the client's timeout."
+    )
+
+
+def test_create_session__untrusted_certificate(make: Make) -> None:
+    # Staging a certificate authority is out of scope here; the chain httpx
+    # builds for a failed verification is reproduced instead.
+    wrapped = httpx.ConnectError("certificate verify failed")
+    wrapped.__cause__ = ssl.SSLCertVerificationError("certificate verify failed")
+    client = make(KEY, base_url="https://api.stewrd.dev", transport=_raising(wrapped))
+
+    error = _fail(client)
+
+    assert type(error) is ConnectError
+    assert str(error) == (
+        "The TLS certificate of api.stewrd.dev could not be verified, so nothing "
+        "was sent to the live API at https://api.stewrd.dev; check the base "
+        "URL's host name."
+    )
