@@ -11,6 +11,8 @@ private and may change.
 
 from __future__ import annotations
 
+from typing import Any
+
 from stewrd_lab._async import AsyncClient
 from stewrd_lab._client import DEFAULT_BASE_URL, Client, Session, Target
 from stewrd_lab._emulator import EMULATOR_EPOCH, PLANS, Clock, Emulator, Project, Rules
@@ -73,3 +75,15 @@ __all__ = [
     "redact_key",
     "save_history",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The explorer loads ipywidgets, so it is imported on first use only:
+    # ``import stewrd_lab`` stays fast and works without the widgets extra.
+    # For the same reason it is left out of __all__: a star import must not
+    # fail where ipywidgets is not installed.
+    if name == "Explorer":
+        from stewrd_lab._explorer import Explorer
+
+        return Explorer
+    raise AttributeError(f"module 'stewrd_lab' has no attribute {name!r}")
