@@ -402,12 +402,23 @@ class Explorer:
         # instead of vanishing into the browser's log.
         self.output = widgets.Output()
 
-        for name in ("banner", "key", "plan", "create_button", "message", "table"):
-            getattr(self, name).add_class(f"stewrd-{name.replace('_', '-')}")
-        self.row.add_class("stewrd-row")
-        self.full_key.add_class("stewrd-full-key")
-        self.curl.add_class("stewrd-curl")
-        self.advance_button.add_class("stewrd-advance")
+        # Class names for a page (and a browser test) to find each widget by.
+        classes = {
+            "banner": "banner-line",
+            "key": "key-field",
+            "plan": "plan-picker",
+            "create_button": "create-button",
+            "message": "message-line",
+            "minutes": "minutes-field",
+            "advance_button": "advance-button",
+            "table": "history-table",
+            "row": "row-picker",
+            "full_key": "full-key-box",
+            "curl": "curl-box",
+            "output": "output-area",
+        }
+        for name, css in classes.items():
+            getattr(self, name).add_class(f"stewrd-{css}")
 
         self._wire()
         self.view = widgets.VBox(self._layout())
