@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -100,9 +101,6 @@ def _write_lab_home(root: Path) -> tuple[Path, dict[str, str]]:
 @pytest.fixture(scope="module")
 def lab_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """JupyterLab serving a notebook that shows the explorer, on loopback."""
-    if not CHROMIUM.exists():
-        pytest.fail(INSTALL_HINT, pytrace=False)
-
     root = tmp_path_factory.mktemp("lab")
     notebooks, env = _write_lab_home(root)
     port = _free_port()
@@ -158,8 +156,8 @@ def _wait_for_lab(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
     )
 
 
-@pytest.fixture
-def page(lab_url: str) -> Iterator[Page]:
+@contextmanager
+def _chromium_page() -> Iterator[Page]:
     args = [*CHROMIUM_ARGS, *(["--no-sandbox"] if os.geteuid() == 0 else [])]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -174,9 +172,15 @@ def page(lab_url: str) -> Iterator[Page]:
             browser.close()
 
 
-def test_explorer_in_jupyterlab__create_session_then_free_plan(
-    lab_url: str, page: Page
-) -> None:
+def test_explorer_in_jupyterlab__create_session_then_free_plan(lab_url: str) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(INSTALL_HINT, pytrace=False)
+
+    with _chromium_page() as page:
+        _click_through(page, lab_url)
+
+
+def _click_through(page: Page, lab_url: str) -> None:
     page.goto(f"{lab_url}/lab/tree/{NOTEBOOK}")
     page.locator(".jp-Notebook").wait_for()
     # A cell run before the kernel is connected is lost, so wait for the
