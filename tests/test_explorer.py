@@ -12,7 +12,8 @@ import pytest
 
 import stewrd_lab
 from stewrd_lab import EMULATOR_KEY_PREFIX, KEY_PREFIX, Client, redact_key
-from stewrd_lab._explorer import Explorer, Row, table_html
+from stewrd_lab._explorer import Explorer
+from stewrd_lab._explorer_model import Row, table_html
 
 EMBEDDED_NOTE = (
     "<small>The embedded emulator runs inside Python and has no URL: run this "
