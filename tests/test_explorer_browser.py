@@ -49,6 +49,7 @@ CELL = "import stewrd_lab\n\nexplorer = stewrd_lab.Explorer()\nexplorer"
 BANNER = (
     "EMBEDDED EMULATOR: embedded emulator (in-process, no network, no real sessions)"
 )
+EMBEDDED_URL = "http://emulator.invalid/v1/sessions"
 RESTRICTED = (
     "403 plan_restricted: Persistent sessions require the Scale plan or "
     "higher. Retrying will not help: the project needs the Scale plan."
@@ -225,3 +226,12 @@ def _click_through(page: Page, lab_url: str) -> None:
     expect(stderr).to_have_count(0)
     assert free_key not in page.locator("body").inner_text()
     assert page.locator(".stewrd-key-field input").input_value() == free_key
+
+    # Copy as curl: masked, in full only while the box is ticked.
+    curl = page.locator(".stewrd-curl-box textarea")
+    command = f"curl -X POST {EMBEDDED_URL} -H 'Authorization: Bearer {{}}'"
+    expect(curl).to_have_value(command.format(redact_key(free_key)))
+    page.get_by_role("checkbox", name="Show the full key").check()
+    expect(curl).to_have_value(command.format(free_key))
+    page.get_by_role("checkbox", name="Show the full key").uncheck()
+    expect(curl).to_have_value(command.format(redact_key(free_key)))

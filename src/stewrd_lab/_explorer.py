@@ -11,9 +11,10 @@ Limits:
 - The full key of a curl command is known only for requests this explorer
   sent with a key typed or picked in it. The history holds keys redacted,
   so older rows (or the client's own key) can only be shown masked.
-- While *Show the full key* is ticked, the curl box holds the full key in
-  its widget state; a notebook saved with widget state at that moment would
-  keep it. Untick it before saving widget state.
+- The key field, and the curl box while *Show the full key* is ticked,
+  hold the full key in their widget state. JupyterLab writes widget state
+  into a saved notebook only when its "Save Jupyter widget state in
+  notebooks" setting is on (it is off by default).
 - The plan picker and the clock control appear only when the client has an
   emulator to control (``client.emulator``); they are emulator-specific.
 """
