@@ -233,6 +233,36 @@ def notebook(canary: Canary) -> None:
     assert any("UnexpectedResponseError" in str(o) for o in outputs)
 
 
+@canary_path
+def explorer_widget(canary: Canary) -> None:
+    from stewrd_lab._explorer import Explorer
+
+    for base in (canary.live_base, f"{canary.server}/echo502"):
+        with Client(canary.key, base_url=base) as client:
+            explorer = Explorer(client)
+            # Typed by hand: the password field is the one place it may be.
+            explorer.key.value = canary.key
+            explorer.create_button.click()
+            explorer.refresh_button.click()
+
+            shown = [w for w in _widgets(explorer.view) if w is not explorer.key]
+            canary.check(
+                explorer,
+                explorer.model,
+                explorer._repr_mimebundle_(),
+                *(w.get_state() for w in shown),
+                *explorer.model.rows(),
+                client.history(),
+            )
+
+
+def _widgets(widget: Any) -> list[Any]:
+    found = [widget]
+    for child in getattr(widget, "children", ()):
+        found += _widgets(child)
+    return found
+
+
 @pytest.mark.parametrize("path", PATHS, ids=[p.__name__ for p in PATHS])
 def test_secret_key_never_leaks(
     path: Callable[[Canary], None],

@@ -276,9 +276,9 @@ def test_unreachable_target__error_line_and_a_row_without_status() -> None:
 
     recorded = explorer.client.history()["message"].iloc[0]
     assert recorded == (
-        f"Could not reach the served emulator at http://127.0.0.1:{port} (no "
-        "real sessions): [Errno 111] Connection refused. Check the base URL and "
-        "the network."
+        f"Nothing accepts connections at 127.0.0.1:{port}, the address of the "
+        f"served emulator at http://127.0.0.1:{port}; check the base URL, or "
+        "start the server it names."
     )
     assert explorer.model.message == recorded
     assert explorer.message.value == red(recorded)
