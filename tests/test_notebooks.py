@@ -2,7 +2,8 @@
 
 nbval (configured in pyproject) re-runs every notebook and compares outputs;
 these tests check what nbval cannot: that the stored outputs come from one
-clean top-to-bottom run, and that no full API key hides anywhere in a file.
+clean top-to-bottom run, that every ignored output says why, and that no full
+API key hides anywhere in a file.
 Each check is a function returning what it found, tested first on made-up
 notebooks (so it is known to fail when it should), then on the real ones.
 """
@@ -109,6 +110,29 @@ def cells_with_errors(notebook: dict[str, Any]) -> list[int]:
     ]
 
 
+def ignored_without_reason(notebook: dict[str, Any]) -> list[int]:
+    """Cells whose output nbval ignores with no comment saying why.
+
+    A cell is ignored by a ``# NBVAL_IGNORE_OUTPUT`` line or by the
+    ``nbval-ignore-output`` tag; either way, the source must also hold a
+    comment of its own explaining why the output cannot be stable.
+    """
+    found = []
+    for number, cell in _code_cells(notebook):
+        comments = [
+            line.strip().lstrip("#").strip()
+            for line in _source(cell).splitlines()
+            if line.strip().startswith("#")
+        ]
+        marked = "NBVAL_IGNORE_OUTPUT" in comments or "nbval-ignore-output" in (
+            cell.get("metadata", {}).get("tags", [])
+        )
+        reasons = [c for c in comments if c and c != "NBVAL_IGNORE_OUTPUT"]
+        if marked and not reasons:
+            found.append(number)
+    return found
+
+
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
@@ -211,6 +235,19 @@ def test_cells_with_errors__finds_stored_exceptions() -> None:
     assert cells_with_errors(notebook) == [1]
 
 
+def test_ignored_without_reason__wants_a_comment_beside_each_marker() -> None:
+    tagged = _code("view", 3, [_stdout("x")])
+    tagged["metadata"] = {"tags": ["nbval-ignore-output"]}
+    notebook = _notebook(
+        _code("# NBVAL_IGNORE_OUTPUT\nview", 1, [_stdout("x")]),
+        _code("# NBVAL_IGNORE_OUTPUT\n# model ids are random\nview", 2, [_stdout("x")]),
+        tagged,
+        _code("# just a comment\nview", 4, [_stdout("x")]),
+    )
+
+    assert ignored_without_reason(notebook) == [0, 2]
+
+
 def test_leaked_keys__finds_live_and_emulator_keys_wherever_they_are() -> None:
     live = KEY_PREFIX + "live" + "x" * 24
     emulated = EMULATOR_KEY_PREFIX + "0123456789abcdef" * 2
@@ -274,6 +311,10 @@ def test_notebook__stores_every_output(notebook: dict[str, Any]) -> None:
 
 def test_notebook__stores_no_exception(notebook: dict[str, Any]) -> None:
     assert cells_with_errors(notebook) == []
+
+
+def test_notebook__says_why_any_output_is_ignored(notebook: dict[str, Any]) -> None:
+    assert ignored_without_reason(notebook) == []
 
 
 def test_notebook__holds_no_full_api_key(notebook: dict[str, Any]) -> None:
