@@ -110,6 +110,19 @@ def cells_with_errors(notebook: dict[str, Any]) -> list[int]:
     ]
 
 
+def cells_with_timings(notebook: dict[str, Any]) -> list[int]:
+    """Cells that carry the wall-clock times of their run in their metadata.
+
+    nbclient records them unless told not to; they change on every run, so a
+    re-execution would rewrite every cell and bury the real changes.
+    """
+    return [
+        number
+        for number, cell in enumerate(notebook["cells"])
+        if "execution" in cell.get("metadata", {})
+    ]
+
+
 def ignored_without_reason(notebook: dict[str, Any]) -> list[int]:
     """Cells whose output nbval ignores with no comment saying why.
 
@@ -235,6 +248,14 @@ def test_cells_with_errors__finds_stored_exceptions() -> None:
     assert cells_with_errors(notebook) == [1]
 
 
+def test_cells_with_timings__finds_recorded_run_times() -> None:
+    timed = _code("1", 2, [_stdout("1\n")])
+    timed["metadata"] = {"execution": {"shell.execute_reply": "2026-01-01T00:00:00Z"}}
+    notebook = _notebook(_code("x = 1", 1), timed)
+
+    assert cells_with_timings(notebook) == [1]
+
+
 def test_ignored_without_reason__wants_a_comment_beside_each_marker() -> None:
     tagged = _code("view", 3, [_stdout("x")])
     tagged["metadata"] = {"tags": ["nbval-ignore-output"]}
@@ -311,6 +332,10 @@ def test_notebook__stores_every_output(notebook: dict[str, Any]) -> None:
 
 def test_notebook__stores_no_exception(notebook: dict[str, Any]) -> None:
     assert cells_with_errors(notebook) == []
+
+
+def test_notebook__stores_no_run_times(notebook: dict[str, Any]) -> None:
+    assert cells_with_timings(notebook) == []
 
 
 def test_notebook__says_why_any_output_is_ignored(notebook: dict[str, Any]) -> None:
