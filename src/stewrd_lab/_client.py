@@ -37,6 +37,7 @@ from stewrd_lab._errors import (
 from stewrd_lab._keys import EMULATOR_KEY_PREFIX, describe_key, redact_key
 from stewrd_lab._recording import Exchange, Recorder
 from stewrd_lab._retry import RetryPolicy, _Plan
+from stewrd_lab._spec import NO_ANSWER, Answer
 from stewrd_lab._transport import EmulatorTransport
 
 if TYPE_CHECKING:
@@ -325,6 +326,18 @@ class Client:
         if not credential and scheme:
             scheme, credential = "", scheme
 
+        # The check against the seed document waits until the history is
+        # read (see Recorder); only what it needs is kept until then.
+        answer = None
+        if response is not None:
+            answer = Answer(
+                method,
+                path,
+                response.status_code,
+                response.headers.get("content-type"),
+                response.content,
+            )
+
         code = message = None
         if isinstance(error, APIError):
             code, message = error.code, error.message
@@ -345,18 +358,22 @@ class Client:
             session_id=result.id if isinstance(result, Session) else None,
             elapsed_ms=elapsed_ms,
             error=type(error).__name__ if error is not None else "",
+            conforms=None,
+            violation="" if answer is not None else NO_ANSWER.violation,
         )
-        self.recorder.add(record)
+        self.recorder.add(record, answer)
 
-        logger.info(
-            "%s %s -> %s %s (%s, %.1f ms)",
-            method,
-            path,
-            record.status if record.status is not None else "no answer",
-            record.code or record.error or "ok",
-            record.target,
-            elapsed_ms,
-        )
+        # Asked first, as the arguments alone cost more than a disabled log.
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s %s -> %s %s (%s, %.1f ms)",
+                method,
+                path,
+                record.status if record.status is not None else "no answer",
+                record.code or record.error or "ok",
+                record.target,
+                elapsed_ms,
+            )
 
     def _now(self) -> datetime:
         if self.emulator is not None:
@@ -468,7 +485,9 @@ def _capital(text: str) -> str:
 
 
 def _is_sendable(header: str | None) -> bool:
-    return header is None or all(" " <= c <= "~" for c in header)
+    # Printable ASCII is exactly " " to "~"; the str methods test it in C,
+    # which matters on the recording path (a Python loop cost microseconds).
+    return header is None or (header.isascii() and header.isprintable())
 
 
 def _parse_session(response: httpx.Response, target: str) -> Session:
