@@ -170,6 +170,8 @@ def test_history__has_fixed_columns_dtypes_and_values(
             "session_id": [session.id, None],
             "elapsed_ms": history["elapsed_ms"].tolist(),
             "error": ["", "PlanRestrictedError"],
+            "conforms": [True, True],
+            "violation": ["", ""],
         }
     ).astype(
         {
@@ -184,6 +186,8 @@ def test_history__has_fixed_columns_dtypes_and_values(
             "message": "string",
             "session_id": "string",
             "error": "category",
+            "conforms": "boolean",
+            "violation": "category",
         }
     )
     pd.testing.assert_frame_equal(history, expected)
@@ -207,6 +211,8 @@ def test_history__empty_frame_keeps_the_dtypes(client: Client) -> None:
         "session_id": "string",
         "elapsed_ms": "float64",
         "error": "category",
+        "conforms": "boolean",
+        "violation": "category",
     }
 
 

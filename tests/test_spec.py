@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -45,7 +46,7 @@ def _assert_verdicts(client: stewrd_lab.Client, rows: list[tuple[Any, ...]]) -> 
     assert {name: str(dtype) for name, dtype in dtypes.items()} == stewrd_lab.DTYPES
 
 
-def _target(*responses: httpx.Response) -> stewrd_lab.Client:
+def _target(*responses: httpx.Response, **options: Any) -> stewrd_lab.Client:
     """A client on a live-looking target that answers ``responses`` in turn."""
     queue = list(responses)
 
@@ -56,6 +57,8 @@ def _target(*responses: httpx.Response) -> stewrd_lab.Client:
         LIVE_KEY,
         base_url="https://api.stewrd.dev",
         transport=httpx.MockTransport(answer),
+        retry=False,
+        **options,
     )
 
 
@@ -70,7 +73,7 @@ def test_every_emulator_answer_to_create_session_conforms() -> None:
     # A rate limit of 11 lets the 11th create reach the session cap and the
     # 12th hit the limit, so one run shows every documented answer.
     emulator = stewrd_lab.Emulator(rules=stewrd_lab.Rules(rate_limit=11))
-    client = stewrd_lab.Client(emulator=emulator)
+    client = stewrd_lab.Client(emulator=emulator, retry=False)
 
     _attempt(client, authorization=None)
     _attempt(client, api_key=emulator.key_for("free"))
@@ -394,3 +397,22 @@ def test_templated_paths_match_one_segment_and_status_ranges_apply() -> None:
     assert spec.operation("GET", f"/v1/sessions/{SESSION_ID}/messages") is None
     assert spec.operation("POST", "/v1/sessions/a/b/messages") is None
     assert spec.operation("POST", "/v1/sessions//messages") is None
+
+
+def test_history_file_holds_each_verdict(tmp_path: Path) -> None:
+    client = _target(
+        _json(201, {"id": SESSION_ID, "object": "session", "status": "active"}),
+        _json(201, {"id": "sess_42", "object": "session", "status": "active"}),
+        history_file=tmp_path / "run.jsonl",
+    )
+    _attempt(client)
+    _attempt(client)
+
+    loaded = stewrd_lab.load_history(tmp_path / "run.jsonl")
+
+    assert loaded["conforms"].tolist() == [True, False]
+    assert loaded["violation"].tolist() == [
+        "",
+        "POST /v1/sessions answered 201 with a body that does not match "
+        "SessionResponse: data.id must be uuid.",
+    ]

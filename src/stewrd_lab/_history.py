@@ -37,6 +37,7 @@ _CSV_NA = "<NA>"
 
 _NUMERIC = {name for name, dtype in DTYPES.items() if dtype in ("int64", "Int64")}
 _NUMERIC.add("elapsed_ms")
+_BOOLEAN = {"True": True, "False": False, True: True, False: False}
 
 
 class HistoryFileWarning(UserWarning):
@@ -168,6 +169,8 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     frame["time"] = pd.to_datetime(frame["time"], utc=True, format="ISO8601")
     for name in _NUMERIC:
         frame[name] = pd.to_numeric(frame[name])
+    # CSV holds the spec check's verdict as the text True or False.
+    frame["conforms"] = frame["conforms"].map(_BOOLEAN)
     return frame.astype(DTYPES)
 
 
