@@ -136,9 +136,18 @@ class _Plan:
         self.policy = policy
         self.now = now
         self.emulator = emulator
-        # The embedded emulator replays byte for byte, jitter included.
-        self.rng = random.Random(emulator.seed) if emulator else random.Random()
+        self._rng: random.Random | None = None
         self._refused_at: datetime | None = None
+
+    @property
+    def rng(self) -> random.Random:
+        # Made on the first wait, not per request: seeding one costs several
+        # microseconds, which every create would pay for a retry it rarely
+        # needs. The embedded emulator replays byte for byte, jitter included.
+        if self._rng is None:
+            seed = self.emulator.seed if self.emulator is not None else None
+            self._rng = random.Random(seed)
+        return self._rng
 
     def retrying(self) -> tenacity.Retrying:
         import tenacity
