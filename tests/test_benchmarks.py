@@ -57,10 +57,11 @@ def test_history_scale_prints_its_table() -> None:
         lines,
         [
             r"history at scale: frame_from_records, median of 1 runs "
-            r"\(us/row from cpu s\); peak traced by tracemalloc",
-            r"\s+rows\s+cpu s\s+wall s\s+us/row\s+peak MB\s+frame MB\s+peak/frame",
-            rf"\s+100{NUMBER * 6}",
-            rf"\s+1000{NUMBER * 6}",
+            r"\(us/row from cpu s\); peak: tracemalloc \+ Arrow pool",
+            r"\s+rows\s+cpu s\s+wall s\s+us/row\s+peak MB\s+\(arrow\)\s+frame MB"
+            r"\s+peak/frame",
+            rf"\s+100{NUMBER * 7}",
+            rf"\s+1000{NUMBER * 7}",
             r"growth: per-row cpu time varies [0-9]+\.[0-9]{2}x across sizes "
             r"\(1\.00 = linear\)",
             rf"goal: peak < 3x frame: worst [0-9]+\.[0-9]{{2}}x{VERDICT}",
