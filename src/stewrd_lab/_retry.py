@@ -23,7 +23,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -138,6 +138,7 @@ class _Plan:
         self.emulator = emulator
         self._rng: random.Random | None = None
         self._refused_at: datetime | None = None
+        self._head_start = 0.0
 
     @property
     def rng(self) -> random.Random:
@@ -149,11 +150,33 @@ class _Plan:
             self._rng = random.Random(seed)
         return self._rng
 
-    def retrying(self) -> tenacity.Retrying:
+    def retrying(self) -> Iterator[Any]:
+        """Attempts to run as ``with attempt:`` blocks, as tenacity's are.
+
+        The first attempt runs outside tenacity's loop: building and entering
+        the loop costs more than the rest of recording an exchange, and most
+        requests are never refused. Only a retryable refusal of the first
+        attempt starts the loop, which takes that refusal as its own first
+        outcome (nothing is sent again for it) and goes on from there; the
+        budget counts the first attempt's time all the same.
+        """
+        first = _FirstAttempt(self.policy.max_attempts > 1)
+        started = time.monotonic()
+        yield first
+
+        # Reached only when the first attempt was refused with rate_limited;
+        # a result or any other error has left the caller's loop already.
         import tenacity
 
+        self._head_start = time.monotonic() - started
         sleep = self._advance if self.emulator is not None else time.sleep
-        return tenacity.Retrying(sleep=sleep, **self._parts())
+        for attempt in tenacity.Retrying(sleep=sleep, **self._parts()):
+            if attempt.retry_state.attempt_number > 1:
+                yield attempt
+                continue
+            assert first.refusal is not None
+            with attempt:
+                raise first.refusal
 
     def async_retrying(self) -> tenacity.AsyncRetrying:
         import tenacity
@@ -208,7 +231,7 @@ class _Plan:
 
     def _spent(self, state: tenacity.RetryCallState) -> float:
         # tenacity measures real time; the emulator's waits took none of it.
-        spent = state.seconds_since_start or 0.0
+        spent = (state.seconds_since_start or 0.0) + self._head_start
         return spent + state.idle_for if self.emulator is not None else spent
 
     def _stop(self, state: tenacity.RetryCallState) -> bool:
@@ -257,6 +280,31 @@ class _Plan:
             request=error.request,
             response=error.response,
         ) from None
+
+
+class _FirstState:
+    attempt_number = 1
+
+
+class _FirstAttempt:
+    """The first attempt's ``with`` block: keeps a refusal worth retrying."""
+
+    retry_state = _FirstState()
+
+    def __init__(self, retries: bool) -> None:
+        self.retries = retries
+        self.refusal: BaseException | None = None
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: object, error: BaseException | None, trace: object
+    ) -> bool:
+        if error is not None and self.retries and _retryable(error):
+            self.refusal = error
+            return True
+        return False
 
 
 def _retryable(exc: BaseException) -> bool:
