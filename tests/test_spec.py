@@ -309,9 +309,13 @@ def test_recorder_checks_pending_answers_before_any_read() -> None:
     recorder = stewrd_lab.Recorder()
     good = json.dumps({"id": SESSION_ID, "object": "session"}).encode()
     recorder.add(
-        _record(1), Answer("POST", "/v1/sessions", 201, "application/json", good)
+        _record(1),
+        Answer("POST", "/v1/sessions", 201, {"content-type": "application/json"}, good),
     )
-    recorder.add(_record(2), Answer("POST", "/v1/sessions", 201, "text/plain", good))
+    recorder.add(
+        _record(2),
+        Answer("POST", "/v1/sessions", 201, {"content-type": "text/plain"}, good),
+    )
     recorder.add(_record(3))
 
     verdicts = [(record.conforms, record.violation) for record in recorder]
@@ -329,7 +333,9 @@ def test_recorder_checks_pending_answers_before_any_read() -> None:
 
 def test_recorder_checks_while_adding_once_a_batch_is_pending() -> None:
     recorder = stewrd_lab.Recorder()
-    answer = Answer("POST", "/v1/sessions", 201, "application/json", b"{}")
+    answer = Answer(
+        "POST", "/v1/sessions", 201, {"content-type": "application/json"}, b"{}"
+    )
     for n in range(_CHECK_BATCH):
         recorder.add(_record(n), answer)
 

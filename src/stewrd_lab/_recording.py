@@ -17,7 +17,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from stewrd_lab._spec import Answer, check_response
+from stewrd_lab._spec import Answer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,7 +108,7 @@ def frame_from_records(records: Iterable[Exchange]) -> pd.DataFrame:
 
 def _with_verdict(record: Exchange, answer: Answer) -> Exchange:
     fields = list(record)
-    fields[_CONFORMS], fields[_VIOLATION] = check_response(*answer)
+    fields[_CONFORMS], fields[_VIOLATION] = answer.check()
     return Exchange._make(fields)
 
 

@@ -51,7 +51,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 __all__ = ["NO_ANSWER", "SPEC_NAME", "Answer", "Verdict", "check_response"]
 
@@ -71,13 +71,24 @@ class Verdict(NamedTuple):
 
 
 class Answer(NamedTuple):
-    """What a target answered to one request: all a check needs, kept small."""
+    """What a target answered to one request: all a check needs.
+
+    ``headers`` is the response's own header mapping, kept as it is: reading
+    the content type out of it waits for the check, off the request's path.
+    """
 
     method: str
     path: str
     status: int
-    content_type: str | None
+    headers: Mapping[str, str]
     body: bytes
+
+    def check(self) -> Verdict:
+        """Judge this answer with :func:`check_response`."""
+        content_type = self.headers.get("content-type")
+        return check_response(
+            self.method, self.path, self.status, content_type, self.body
+        )
 
 
 CONFORMS = Verdict(True, "")
