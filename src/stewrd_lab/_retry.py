@@ -9,7 +9,9 @@ the API may already have created a session, and sending it again could leave
 two sessions active for 30 minutes.
 
 The loop itself is tenacity's; this module only says when to stop and how
-long to wait, once, for the sync and the async client alike.
+long to wait, once, for the sync and the async client alike. The sync
+client's first attempt runs before tenacity's loop is built (see
+:meth:`_Plan.retrying`), as most requests never need it.
 
 Waiting on the embedded emulator: its clock is frozen, so sleeping would
 never let a rate-limit window pass, and a notebook would sit idle for
