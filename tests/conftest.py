@@ -1,17 +1,20 @@
-"""Fixtures: a misbehaving server on loopback, live-format keys, free ports."""
+"""Fixtures: a misbehaving server on loopback, live-format keys, free ports,
+and served emulators."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import pytest
 import uvicorn
 
 from misbehaving import EMULATOR, LIVE_KEYS, app
-from stewrd_lab import KEY_PREFIX
+from served import Served, serving
+from stewrd_lab import KEY_PREFIX, Clock, Emulator
 
 
 def live_format_key(word: str) -> str:
@@ -64,3 +67,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def serve() -> Callable[[Emulator], AbstractContextManager[Served]]:
+    """Start more served emulators: ``with serve(Emulator(...)) as running:``."""
+    return serving
+
+
+@pytest.fixture(scope="session")
+def served() -> Iterator[Served]:
+    """One served emulator for the whole run, ticking as `stewrd-lab serve`'s.
+
+    Tests share it, so each works on projects it adds itself (through the
+    control routes) and never on the default ones.
+    """
+    with serving(Emulator(seed=7, clock=Clock(ticking=True))) as running:
+        yield running

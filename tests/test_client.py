@@ -368,19 +368,19 @@ def test_empty_error_body__is_named_as_empty() -> None:
 
 
 def test_undocumented_code__keeps_status_code_and_message() -> None:
-    body = {"error": {"code": "insufficient_credits", "message": "No credits left."}}
-    client = remote(answer(402, json=body))
+    body = {"error": {"code": "compute_error", "message": "Compute failed."}}
+    client = remote(answer(502, json=body))
 
     with pytest.raises(UnexpectedResponseError) as caught:
         client.create_session()
 
     assert str(caught.value) == (
-        "402 insufficient_credits: No credits left. stewrd-lab does not know "
+        "502 compute_error: Compute failed. stewrd-lab does not know "
         "this code; see the Stewrd error docs."
     )
     assert (caught.value.code, caught.value.message) == (
-        "insufficient_credits",
-        "No credits left.",
+        "compute_error",
+        "Compute failed.",
     )
 
 

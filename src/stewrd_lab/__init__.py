@@ -14,16 +14,19 @@ from __future__ import annotations
 from typing import Any
 
 from stewrd_lab._async import AsyncClient
-from stewrd_lab._client import DEFAULT_BASE_URL, Client, Session, Target
+from stewrd_lab._client import DEFAULT_BASE_URL, Client, Message, Session, Target
 from stewrd_lab._emulator import EMULATOR_EPOCH, PLANS, Clock, Emulator, Project, Rules
 from stewrd_lab._errors import (
     APIError,
+    BadRequestError,
     ConnectError,
+    InsufficientCreditsError,
     InvalidAPIKeyError,
     PlanRestrictedError,
     RateLimitedError,
     RequestTimeoutError,
     SessionLimitReachedError,
+    SessionNotFoundError,
     StewrdError,
     TransportError,
     UnexpectedResponseError,
@@ -33,6 +36,7 @@ from stewrd_lab._history import HistoryFileWarning, load_history, save_history
 from stewrd_lab._keys import EMULATOR_KEY_PREFIX, KEY_PREFIX, redact_key
 from stewrd_lab._probe import probe_session_cap
 from stewrd_lab._recording import COLUMNS, DTYPES, Exchange, Recorder
+from stewrd_lab._remote import RemoteEmulator
 from stewrd_lab._retry import RetryPolicy
 from stewrd_lab._transport import EmulatorTransport
 
@@ -48,6 +52,7 @@ __all__ = [
     "PLANS",
     "APIError",
     "AsyncClient",
+    "BadRequestError",
     "Client",
     "Clock",
     "ConnectError",
@@ -55,16 +60,20 @@ __all__ = [
     "EmulatorTransport",
     "Exchange",
     "HistoryFileWarning",
+    "InsufficientCreditsError",
     "InvalidAPIKeyError",
+    "Message",
     "PlanRestrictedError",
     "Project",
     "RateLimitedError",
     "Recorder",
+    "RemoteEmulator",
     "RequestTimeoutError",
     "RetryPolicy",
     "Rules",
     "Session",
     "SessionLimitReachedError",
+    "SessionNotFoundError",
     "StewrdError",
     "Target",
     "TransportError",

@@ -75,6 +75,59 @@ def _parser() -> argparse.ArgumentParser:
         help="allow the probe to create real sessions on the live API",
     )
     probe.set_defaults(run=_probe)
+    serve = commands.add_parser(
+        "serve",
+        help="serve the emulator over HTTP, for curl and other clients",
+        description=(
+            "Serve the emulator over HTTP until Ctrl+C (SIGINT) or SIGTERM. It "
+            "answers exactly as the embedded emulator does and adds "
+            "emulator-specific control routes under /_emulator/ (state, reset, "
+            "advance, configure, projects). Its clock ticks with real time, so "
+            "rate-limit windows pass and idle sessions expire as on the real "
+            "API (--frozen-clock stops it; then only POST /_emulator/advance "
+            "moves it). Keys and session ids depend only on --seed. Needs the "
+            "server extra: pip install 'stewrd-lab[server]'."
+        ),
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1; the control routes "
+        "need no key, so think before listening beyond this machine)",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="port to listen on; 0 picks a free one (default: 8000)",
+    )
+    serve.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the emulator's keys and session ids (default: 0)",
+    )
+    serve.add_argument(
+        "--frozen-clock",
+        action="store_true",
+        help="keep the clock still until POST /_emulator/advance moves it",
+    )
+    serve.add_argument(
+        "--no-rate-limit",
+        action="store_true",
+        help="switch the 60 requests/minute limit off (emulator-specific switch)",
+    )
+    serve.add_argument(
+        "--no-session-cap",
+        action="store_true",
+        help="switch the 10 active sessions cap off (emulator-specific switch)",
+    )
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="print one line per request (off by default: it slows the server)",
+    )
+    serve.set_defaults(run=_serve)
     return parser
 
 
@@ -129,6 +182,56 @@ def _tour(args: argparse.Namespace) -> int:
         return 1
     print("Every walkthrough behaved as documented.")
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from stewrd_lab._emulator import PLANS, Clock, Emulator, Rules
+
+    try:
+        from stewrd_lab._server import make_server
+    except ImportError as exc:
+        print(
+            f"stewrd-lab: serving needs the server extra ({exc.name} is missing); "
+            "install it with: pip install 'stewrd-lab[server]'.",
+            file=sys.stderr,
+        )
+        return 2
+
+    rules = Rules(
+        rate_limit=None if args.no_rate_limit else Rules.rate_limit,
+        session_cap=None if args.no_session_cap else Rules.session_cap,
+    )
+    emulator = Emulator(
+        seed=args.seed, rules=rules, clock=Clock(ticking=not args.frozen_clock)
+    )
+
+    def ready(base_url: str) -> None:
+        clock = "frozen" if args.frozen_clock else "ticking with real time"
+        print(f"Stewrd emulator at {base_url} (seed {args.seed}, clock {clock})")
+        print("Emulator keys (not live keys; they work only here):")
+        for plan in PLANS:
+            print(f"  {plan:<6} {emulator.key_for(plan)}")
+        print(
+            f"Try: curl -X POST {base_url}/v1/sessions "
+            f"-H 'Authorization: Bearer {emulator.key_for('scale')}'"
+        )
+        print("Stop with Ctrl+C (or SIGTERM).", flush=True)
+
+    server = make_server(
+        emulator,
+        host=args.host,
+        port=args.port,
+        access_log=args.access_log,
+        on_ready=ready,
+    )
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        # uvicorn shuts down gracefully, then raises the signal it caught
+        # again so the exit status tells how it ended: 130 for Ctrl+C, and
+        # death by SIGTERM for SIGTERM, as a shell expects.
+        return 130
+    return 0 if server.started else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

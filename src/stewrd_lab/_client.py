@@ -17,18 +17,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from urllib.parse import quote, unquote
 
 import httpx
 
 from stewrd_lab._emulator import Emulator
 from stewrd_lab._errors import (
     APIError,
+    BadRequestError,
     ConnectError,
+    InsufficientCreditsError,
     InvalidAPIKeyError,
     PlanRestrictedError,
     RateLimitedError,
     RequestTimeoutError,
     SessionLimitReachedError,
+    SessionNotFoundError,
     StewrdError,
     TransportError,
     UnexpectedResponseError,
@@ -36,6 +40,7 @@ from stewrd_lab._errors import (
 )
 from stewrd_lab._keys import EMULATOR_KEY_PREFIX, describe_key, redact_key
 from stewrd_lab._recording import Exchange, Recorder
+from stewrd_lab._remote import RemoteEmulator
 from stewrd_lab._retry import RetryPolicy, _Plan
 from stewrd_lab._spec import NO_ANSWER, Answer
 from stewrd_lab._transport import EmulatorTransport
@@ -43,7 +48,7 @@ from stewrd_lab._transport import EmulatorTransport
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DEFAULT_BASE_URL", "Client", "Session", "Target"]
+__all__ = ["DEFAULT_BASE_URL", "Client", "Message", "Session", "Target"]
 
 logger = logging.getLogger("stewrd_lab")
 
@@ -103,6 +108,30 @@ class Session:
     status: str = "active"
 
 
+@dataclass(frozen=True)
+class Message:
+    """The answer to a message sent into a session.
+
+    The usage fields are ``None`` when the answer lacks them; older API pages
+    name them ``requests_used`` and ``requests_limit``, read as well. From an
+    emulator, ``reply`` is a fixed text labelled as emulated.
+    """
+
+    session_id: str
+    reply: str
+    capabilities_used: tuple[str, ...] = ()
+    files: tuple[Any, ...] = ()
+    credits_this_request: int | None = None
+    credits_remaining: int | None = None
+    tokens_used: int | None = None
+    requests_used: int | None = None
+    requests_limit: int | None = None
+    duration_ms: int | None = None
+    project_id: str | None = None
+    plan: str | None = None
+    object: str = "session.message"
+
+
 class Client:
     """Create Stewrd sessions and record every exchange.
 
@@ -147,7 +176,9 @@ class Client:
                 "writes a file when made as Recorder(path=...)."
             )
 
-        self.emulator: Emulator | None = None
+        # The embedded Emulator, or for a served one a remote control with
+        # the same method names (see RemoteEmulator); None for the live API.
+        self.emulator: Emulator | RemoteEmulator | None = None
         if base_url is None:
             self.emulator = emulator or Emulator()
             api_key = api_key if api_key is not None else self.emulator.key_for("scale")
@@ -169,6 +200,8 @@ class Client:
         self._http = httpx.Client(
             base_url=self.target.base_url, timeout=timeout, transport=transport
         )
+        if self.target.kind == "served emulator":
+            self.emulator = RemoteEmulator(self._http, self.target.base_url)
 
     # -- public API ----------------------------------------------------------
 
@@ -186,19 +219,53 @@ class Client:
         header at all).
         """
         header = self._authorization(api_key, authorization)
+        return self._exchange("POST", "/v1/sessions", header, None, _parse_session)
 
+    def send_message(
+        self,
+        session_id: str,
+        message: str,
+        *,
+        api_key: str | _Unset | None = _UNSET,
+        authorization: str | _Unset | None = _UNSET,
+    ) -> Message:
+        """Send ``message`` into a session and return the answer.
+
+        Raises an error of the ``StewrdError`` tree as :meth:`create_session`
+        does; an emulator answers an unknown or expired session with
+        :class:`SessionNotFoundError` (the API does not document that case).
+        ``api_key`` and ``authorization`` work as for :meth:`create_session`.
+        """
+        header = self._authorization(api_key, authorization)
+        path = f"/v1/sessions/{quote(str(session_id), safe='')}/messages"
+        if not isinstance(message, str):
+            error = UsageError(
+                f"The message must be a str, not {type(message).__name__}; "
+                "send text such as 'Summarise the last report'."
+            )
+            self._record("POST", path, header, perf_counter(), error=error)
+            raise error
+        body = {"message": message}
+        return self._exchange("POST", path, header, body, _parse_message)
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        header: str | None,
+        body: Any,
+        parse: Callable[[httpx.Response, str], T],
+    ) -> T:
         # Only rate_limited is retried; see stewrd_lab._retry for why.
         for attempt in self._retry_plan().retrying():
             with attempt:
                 number = attempt.retry_state.attempt_number
-                started, request = self._prepare("POST", "/v1/sessions", header)
+                started, request = self._prepare(method, path, header, body)
                 try:
                     response: httpx.Response | Exception = self._http.send(request)
                 except (httpx.HTTPError, OSError) as exc:
                     response = exc
-                return self._finish(
-                    request, header, started, response, _parse_session, number
-                )
+                return self._finish(request, header, started, response, parse, number)
         raise AssertionError("the retry loop ends by returning or raising")
 
     def history(self) -> pd.DataFrame:
@@ -231,7 +298,7 @@ class Client:
         return f"Bearer {key}" if key else None
 
     def _prepare(
-        self, method: str, path: str, authorization: str | None
+        self, method: str, path: str, authorization: str | None, body: Any = None
     ) -> tuple[float, httpx.Request]:
         headers = {}
         if authorization is not None:
@@ -239,7 +306,7 @@ class Client:
         started = perf_counter()
 
         try:
-            request = self._http.build_request(method, path, headers=headers)
+            request = self._http.build_request(method, path, headers=headers, json=body)
         except UnicodeEncodeError:
             request = None
 
@@ -357,7 +424,7 @@ class Client:
             None if response is None else response.status_code,  # status
             code,
             message or "",
-            result.id if isinstance(result, Session) else None,  # session_id
+            _session_id(result, path),  # session_id
             elapsed_ms,
             type(error).__name__ if error is not None else "",  # error
             None,  # conforms: checked when the history is read
@@ -378,7 +445,7 @@ class Client:
             )
 
     def _now(self) -> datetime:
-        if self.emulator is not None:
+        if isinstance(self.emulator, Emulator):
             return self.emulator.clock.now()
         return datetime.now(UTC)
 
@@ -492,6 +559,64 @@ def _is_sendable(header: str | None) -> bool:
     return header is None or (header.isascii() and header.isprintable())
 
 
+def _session_id(result: Any, path: str) -> str | None:
+    if isinstance(result, Session):
+        return result.id
+    if isinstance(result, Message):
+        return result.session_id
+
+    # A refused message still names its session, in the path.
+    parts = path.split("/")
+    if len(parts) == 5 and parts[4] == "messages":
+        return unquote(parts[3]) or None
+    return None
+
+
+def _parse_message(response: httpx.Response, target: str) -> Message:
+    payload = _json_or_none(response)
+    if (
+        isinstance(payload, dict)
+        and payload.get("object") == "session.message"
+        and isinstance(payload.get("session_id"), str)
+        and isinstance(payload.get("message"), str)
+    ):
+        usage, meta = payload.get("usage"), payload.get("meta")
+        usage = usage if isinstance(usage, dict) else {}
+        meta = meta if isinstance(meta, dict) else {}
+        return Message(
+            session_id=payload["session_id"],
+            reply=payload["message"],
+            capabilities_used=tuple(payload.get("capabilities_used") or ()),
+            files=tuple(payload.get("files") or ()),
+            credits_this_request=_int_or_none(usage.get("credits_this_request")),
+            credits_remaining=_int_or_none(usage.get("credits_remaining")),
+            tokens_used=_int_or_none(usage.get("tokens_used")),
+            requests_used=_int_or_none(usage.get("requests_used")),
+            requests_limit=_int_or_none(usage.get("requests_limit")),
+            duration_ms=_int_or_none(meta.get("duration_ms")),
+            project_id=_str_or_none(meta.get("project_id")),
+            plan=_str_or_none(meta.get("plan")),
+        )
+
+    raise UnexpectedResponseError(
+        f"{target} answered {response.status_code} but the body is not a "
+        f"session message: {_snippet(response)}.",
+        status=response.status_code,
+        code=None,
+        message="the body is not a session message",
+        request=response.request,
+        response=response,
+    )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _parse_session(response: httpx.Response, target: str) -> Session:
     payload = _json_or_none(response)
     if (
@@ -526,6 +651,22 @@ _ERRORS: dict[str, tuple[type[APIError], str]] = {
     "rate_limited": (
         RateLimitedError,
         "Wait and retry: the limit is 60 requests a minute.",
+    ),
+    "invalid_body": (
+        BadRequestError,
+        "Send a JSON object with Content-Type: application/json.",
+    ),
+    "missing_message": (
+        BadRequestError,
+        'Send a JSON object with a non-empty "message" string.',
+    ),
+    "insufficient_credits": (
+        InsufficientCreditsError,
+        "Retrying will not help: the project needs more credits.",
+    ),
+    "session_not_found": (
+        SessionNotFoundError,
+        "Create a new session: an idle session expires after 30 minutes.",
     ),
 }
 

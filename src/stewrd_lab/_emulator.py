@@ -21,6 +21,27 @@ Where they are silent, it decides, and every such decision is marked
   header, both in the documented error envelope, before any key is checked.
 - [emulator-specific] No ``Retry-After`` header unless
   ``Rules.retry_after`` is on: the real API documents none.
+- [emulator-specific] A body larger than ``Rules.max_body`` (1 MiB) is refused
+  with 413 ``body_too_large``, after the route and method checks and before
+  the key is checked.
+- [emulator-specific] ``POST /v1/sessions`` takes no body (the seed defines
+  none); a non-empty one is refused with 400 ``invalid_body`` after the key
+  and before the other checks, unless ``Rules.refuse_create_body`` is off.
+- ``POST /v1/sessions/{session_id}/messages`` checks the key and the rate
+  limit as create does, then the body: 400 ``invalid_body`` when it is not a
+  JSON object ([emulator-specific]: also when ``Content-Type`` is not
+  ``application/json``), 400 ``missing_message`` when it has no non-empty
+  ``message`` string. A message is activity: it keeps its session alive.
+- [emulator-specific] A message to a session that is unknown, expired or of
+  another project answers 404 ``session_not_found``; the docs leave it open.
+- [emulator-specific] Each message costs 1 credit, and a project with no
+  credits left gets 402 ``insufficient_credits``. The reply is a fixed,
+  labelled text: no agent runs, no capability is used, no file is made,
+  ``meta.duration_ms`` is 0, and ``usage.tokens_used`` counts words.
+- [emulator-specific] Routes under ``/_emulator/`` control the emulator
+  itself (clock, reset, projects, keys, rules, state): see
+  :mod:`stewrd_lab._control`. The Stewrd API has no such routes. They need
+  no key and never count toward a rate limit.
 - The docs contradict themselves on who may create sessions: the seed says
   the Scale plan (the default, ``Rules.plan_rule="scale"``); the sessions
   guide says accounts with purchased credits (``plan_rule="credits"``).
@@ -64,6 +85,18 @@ CREDITS_REQUIRED = "Persistent sessions require purchased credits."
 SESSION_LIMIT = "Maximum 10 active sessions per project."
 RATE_LIMITED = "Too many requests. Limit: 60/minute."
 INVALID_KEY = "Invalid or missing API key."
+# [emulator-specific] wordings and amounts: the docs name only the codes.
+CREATE_TAKES_NO_BODY = (
+    "POST /v1/sessions takes no request body; send none. (Refusing a body is "
+    "emulator-specific.)"
+)
+MISSING_MESSAGE = 'The request body needs a non-empty "message" string.'
+NO_CREDITS = "The project has no credits left for this request."
+MESSAGE_COST = 1
+EMULATED_REPLY = (
+    "[emulated reply] The Stewrd emulator received your message ({chars} "
+    "characters). No agent ran: this fixed answer is emulator-specific."
+)
 
 
 @dataclass(frozen=True)
@@ -82,6 +115,8 @@ class Rules:
     plan_rule: Literal["scale", "credits"] = "scale"
     check_order: tuple[str, ...] = CHECKS
     retry_after: bool = False
+    max_body: int = 1024 * 1024
+    refuse_create_body: bool = True
 
     def __post_init__(self) -> None:
         if sorted(self.check_order) != sorted(CHECKS):
@@ -275,6 +310,17 @@ class Emulator:
             self._expire(project, self.clock.now())
             return len(project.sessions)
 
+    def state(self) -> dict[str, Any]:
+        """[emulator-specific] The emulator's state as plain JSON-ready data.
+
+        The clock, the rules, and every project with its plan, credits, key
+        and number of active sessions: what ``GET /_emulator/state`` answers.
+        """
+        from stewrd_lab._control import state_payload
+
+        with self._lock:
+            return state_payload(self)
+
     def _new_key(self) -> str:
         return EMULATOR_KEY_PREFIX + f"{self._key_rng.getrandbits(128):032x}"
 
@@ -286,15 +332,21 @@ class Emulator:
     def handle(
         self, method: str, path: str, headers: list[tuple[str, str]], body: bytes
     ) -> Reply:
-        """Answer one HTTP request. ``path`` excludes the query string."""
-        allowed = _ROUTES.get(path)
-        if allowed is None:
+        """Answer one HTTP request. ``path`` excludes the query string.
+
+        The in-process transport and the served emulator both call this, so
+        they answer alike; ``body`` is the whole request body (the server
+        passes at most ``Rules.max_body + 1`` bytes of it).
+        """
+        route, param = _match(path)
+        if route is None:
             return _error(
                 404,
                 "not_found",
                 f"No route matches {path}. (This 404 is emulator-specific: "
                 "the API does not document its answer to unknown paths.)",
             )
+        allowed = _ROUTES[route]
         if method not in allowed:
             return _error(
                 405,
@@ -303,17 +355,34 @@ class Emulator:
                 "(This 405 is emulator-specific.)",
                 [("allow", ", ".join(allowed))],
             )
+        if len(body) > self.rules.max_body:
+            return _error(
+                413,
+                "body_too_large",
+                f"The request body is larger than {self.rules.max_body} bytes. "
+                "(This limit is emulator-specific.)",
+            )
+
+        if route.startswith("/_emulator"):
+            from stewrd_lab._control import control
+
+            with self._lock:
+                return control(self, route, param, body)
 
         with self._lock:
-            return self._create_session(headers)
+            if route == "/v1/sessions":
+                return self._create_session(headers, body)
+            return self._send_message(headers, body, param)
 
-    def _create_session(self, headers: list[tuple[str, str]]) -> Reply:
+    def _create_session(self, headers: list[tuple[str, str]], body: bytes) -> Reply:
         project = self._authenticate(headers)
         if project is None:
             return _error(401, "invalid_api_key", INVALID_KEY)
 
         now = self.clock.now()
         project.requests.append(now)
+        if body and self.rules.refuse_create_body:
+            return _error(400, "invalid_body", CREATE_TAKES_NO_BODY)
         checks = {
             "rate_limit": self._check_rate_limit,
             "plan": self._check_plan,
@@ -328,6 +397,56 @@ class Emulator:
         project.sessions[session_id] = now
         payload = {"id": session_id, "object": "session", "status": "active"}
         return _json(201, payload)
+
+    def _send_message(
+        self, headers: list[tuple[str, str]], body: bytes, session_id: str
+    ) -> Reply:
+        project = self._authenticate(headers)
+        if project is None:
+            return _error(401, "invalid_api_key", INVALID_KEY)
+
+        now = self.clock.now()
+        project.requests.append(now)
+        refusal = self._check_rate_limit(project, now)
+        if refusal is not None:
+            return refusal
+
+        message = _read_message(headers, body)
+        if isinstance(message, Reply):
+            return message
+
+        self._expire(project, now)
+        if session_id not in project.sessions:
+            return _error(
+                404,
+                "session_not_found",
+                f"No active session {session_id} in this project: it is unknown, "
+                "expired or another project's. (This 404 is emulator-specific.)",
+            )
+        if project.credits < MESSAGE_COST:
+            return _error(402, "insufficient_credits", NO_CREDITS)
+
+        # Activity moves the session to the end, so the dict stays ordered by
+        # last activity and expiry can stop at the first live session.
+        del project.sessions[session_id]
+        project.sessions[session_id] = now
+        project.credits -= MESSAGE_COST
+
+        reply = EMULATED_REPLY.format(chars=len(message))
+        payload = {
+            "object": "session.message",
+            "session_id": session_id,
+            "message": reply,
+            "capabilities_used": [],
+            "files": [],
+            "usage": {
+                "credits_this_request": MESSAGE_COST,
+                "credits_remaining": project.credits,
+                "tokens_used": len(message.split()) + len(reply.split()),
+            },
+            "meta": {"duration_ms": 0, "project_id": project.id, "plan": project.plan},
+        }
+        return _json(200, payload)
 
     def _authenticate(self, headers: list[tuple[str, str]]) -> Project | None:
         values = [v for k, v in headers if k.lower() == "authorization"]
@@ -371,8 +490,15 @@ class Emulator:
         return _error(429, "session_limit_reached", SESSION_LIMIT)
 
     def _expire(self, project: Project, now: datetime) -> None:
+        # Sessions are kept in order of last activity (see _send_message), so
+        # the scan stops at the first live one: without a cap, a benchmark's
+        # many thousands of sessions cost nothing per request.
         cutoff = now - self.rules.idle_expiry
-        expired = [s for s, seen in project.sessions.items() if seen <= cutoff]
+        expired = []
+        for session_id, seen in project.sessions.items():
+            if seen > cutoff:
+                break
+            expired.append(session_id)
         for session_id in expired:
             del project.sessions[session_id]
 
@@ -383,7 +509,61 @@ class Emulator:
         )
 
 
-_ROUTES: dict[str, tuple[str, ...]] = {"/v1/sessions": ("POST",)}
+# Route patterns and their methods; "{}" stands for one path segment.
+_ROUTES: dict[str, tuple[str, ...]] = {
+    "/v1/sessions": ("POST",),
+    "/v1/sessions/{}/messages": ("POST",),
+    "/_emulator/state": ("GET",),
+    "/_emulator/reset": ("POST",),
+    "/_emulator/advance": ("POST",),
+    "/_emulator/configure": ("POST",),
+    "/_emulator/projects": ("POST",),
+    "/_emulator/projects/{}": ("GET",),
+    "/_emulator/projects/{}/regenerate-key": ("POST",),
+}
+
+
+def _match(path: str) -> tuple[str | None, str]:
+    """Return the route pattern ``path`` matches and its segment, if any."""
+    if path in _ROUTES:
+        return path, ""
+
+    # Every pattern with a segment has it fourth: /v1/sessions/{}/...
+    parts = path.split("/")
+    if len(parts) > 3 and parts[3]:
+        pattern = "/".join([*parts[:3], "{}", *parts[4:]])
+        if pattern in _ROUTES:
+            return pattern, parts[3]
+    return None, ""
+
+
+def _read_message(headers: list[tuple[str, str]], body: bytes) -> str | Reply:
+    """Return the ``message`` of a message body, or the 400 that refuses it."""
+    types = [v for k, v in headers if k.lower() == "content-type"]
+    media = types[0].partition(";")[0].strip().lower() if len(types) == 1 else ""
+    if media != "application/json":
+        shown = "none" if not types else ", ".join(types)
+        return _error(
+            400,
+            "invalid_body",
+            "The request body must be JSON sent with Content-Type: "
+            f"application/json; got {shown}. (Checking the content type is "
+            "emulator-specific.)",
+        )
+
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        # RecursionError: JSON nested thousands deep is still not a body.
+        return _error(400, "invalid_body", "The request body is not valid JSON.")
+    if not isinstance(payload, dict):
+        return _error(400, "invalid_body", "The request body must be a JSON object.")
+
+    message = payload.get("message")
+    if not isinstance(message, str) or not message.strip():
+        return _error(400, "missing_message", MISSING_MESSAGE)
+    return message
+
 
 _BASE_HEADERS = [("content-type", "application/json"), ("x-stewrd-emulator", "1")]
 

@@ -10,6 +10,9 @@
         ├── PlanRestrictedError     403 plan_restricted
         ├── SessionLimitReachedError  429 session_limit_reached
         ├── RateLimitedError        429 rate_limited
+        ├── BadRequestError         400 invalid_body, missing_message
+        ├── InsufficientCreditsError  402 insufficient_credits
+        ├── SessionNotFoundError    404 session_not_found (emulator-specific)
         └── UnexpectedResponseError  a body that is not the documented shape
 
 Every message is one sentence (or two) that names what happened and what to do
@@ -26,12 +29,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIError",
+    "BadRequestError",
     "ConnectError",
+    "InsufficientCreditsError",
     "InvalidAPIKeyError",
     "PlanRestrictedError",
     "RateLimitedError",
     "RequestTimeoutError",
     "SessionLimitReachedError",
+    "SessionNotFoundError",
     "StewrdError",
     "TransportError",
     "UnexpectedResponseError",
@@ -136,6 +142,22 @@ class RateLimitedError(APIError):
     @property
     def retryable(self) -> bool:
         return True
+
+
+class BadRequestError(APIError):
+    """400 ``invalid_body`` or ``missing_message``: the request body was refused."""
+
+
+class InsufficientCreditsError(APIError):
+    """402 ``insufficient_credits``: the project has no credits for the request."""
+
+
+class SessionNotFoundError(APIError):
+    """404 ``session_not_found``: no active session has that id in the project.
+
+    Emulator-specific: the API does not document what it answers for an
+    unknown or expired session id, so a live answer may differ.
+    """
 
 
 class UnexpectedResponseError(APIError):
