@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+
 from served import BODY_TIMEOUT, Served
 
 TIMEOUT = 5.0

@@ -14,8 +14,8 @@ from contextlib import AbstractContextManager
 
 import httpx
 import pytest
-from served import Served
 
+from served import Served
 from stewrd_lab import Client, Emulator, Rules
 
 CONCURRENT = 200

@@ -6,8 +6,8 @@ from datetime import timedelta
 import httpx
 import pandas as pd
 import pytest
-from served import Served
 
+from served import Served
 from stewrd_lab import (
     BadRequestError,
     Client,
@@ -201,7 +201,7 @@ def test_message__costs_a_credit_and_402_when_none_left() -> None:
 
 def test_message__counts_toward_the_rate_limit() -> None:
     emulator = Emulator(rules=Rules(rate_limit=2))
-    client = Client(emulator=emulator)
+    client = Client(emulator=emulator, retry=False)
     session = client.create_session()
     client.send_message(session.id, "two")
 
@@ -281,3 +281,22 @@ def test_message__parses_the_older_usage_fields() -> None:
     assert client.send_message("s1", "go") == Message(
         session_id="s1", reply="done", requests_used=3, requests_limit=100
     )
+
+
+def test_message__rate_limited_is_retried_like_create() -> None:
+    emulator = Emulator(rules=Rules(rate_limit=2, rate_window=timedelta(seconds=2)))
+    client = Client(emulator=emulator)
+    session = client.create_session()
+    client.send_message(session.id, "two")
+
+    # The retry waits move the embedded clock on, past the 2 s window.
+    client.send_message(session.id, "three")
+
+    history = client.history()
+    assert list(zip(history["status"], history["attempt"], strict=True)) == [
+        (201, 1),
+        (200, 1),
+        (429, 1),
+        (429, 2),
+        (200, 3),
+    ]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from served import Served
 
 import stewrd_lab
+from served import Served
 from stewrd_lab import (
     Client,
     Emulator,

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from stewrd_lab._emulator import Emulator
     from stewrd_lab._recording import Recorder
+    from stewrd_lab._remote import RemoteEmulator
     from stewrd_lab._retry import RetryPolicy
 
 __all__ = ["DEFAULT_CONCURRENCY", "AsyncClient"]
@@ -110,8 +111,8 @@ class AsyncClient:
             raise UsageError(
                 f"concurrency must be a whole number >= 1; got {concurrency!r}."
             )
-        if transport is None and core.emulator is not None:
-            transport = EmulatorTransport(core.emulator)
+        if transport is None and core._embedded is not None:
+            transport = EmulatorTransport(core._embedded)
 
         self._core = core
         self._transport = transport
@@ -130,7 +131,7 @@ class AsyncClient:
         return self._core.target
 
     @property
-    def emulator(self) -> Emulator | None:
+    def emulator(self) -> Emulator | RemoteEmulator | None:
         return self._core.emulator
 
     @property

@@ -287,7 +287,7 @@ class Client:
     # -- one exchange, in steps ------------------------------------------------
 
     def _retry_plan(self) -> _Plan:
-        return _Plan(self.retry, self._now, self.emulator)
+        return _Plan(self.retry, self._now, self._embedded)
 
     def _authorization(
         self, api_key: str | _Unset | None, authorization: str | _Unset | None
@@ -443,6 +443,11 @@ class Client:
                 record.target,
                 elapsed_ms,
             )
+
+    @property
+    def _embedded(self) -> Emulator | None:
+        """The in-process emulator, if that is the target (not a served one)."""
+        return self.emulator if isinstance(self.emulator, Emulator) else None
 
     def _now(self) -> datetime:
         if isinstance(self.emulator, Emulator):
