@@ -347,3 +347,30 @@ def test_clock__needs_an_aware_start() -> None:
         Clock(datetime(2030, 1, 1))
 
     assert str(caught.value) == "Clock start must be timezone-aware, such as UTC."
+
+
+def test_rate_limit_log__keeps_only_what_can_decide_a_refusal() -> None:
+    emulator = Emulator(rules=Rules(session_cap=None))
+    headers = [("authorization", f"Bearer {emulator.key_for('scale')}")]
+
+    statuses = [
+        emulator.handle("POST", "/v1/sessions", headers, b"").status
+        for _ in range(1000)
+    ]
+
+    assert statuses == [201] * 60 + [429] * 940
+    assert len(emulator.project("scale").requests) == 61
+
+
+def test_rate_limit_switched_on_later__counts_from_then() -> None:
+    emulator = Emulator(rules=Rules(session_cap=None, rate_limit=None))
+    headers = [("authorization", f"Bearer {emulator.key_for('scale')}")]
+    for _ in range(100):
+        emulator.handle("POST", "/v1/sessions", headers, b"")
+
+    emulator.configure(rate_limit=2)
+    statuses = [
+        emulator.handle("POST", "/v1/sessions", headers, b"").status for _ in range(3)
+    ]
+
+    assert statuses == [201, 201, 429]

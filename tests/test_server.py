@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import json
 import os
+import random
 import re
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import timedelta
@@ -421,3 +424,18 @@ def test_a_crash__answers_500_in_the_envelope(
             }
         },
     )
+
+
+def test_hot_path__session_ids_and_body_are_what_uuid_and_json_give() -> None:
+    # The create path formats ids and bodies by hand for speed; they must be
+    # exactly what the uuid and json modules would have made.
+    emulator = Emulator(seed=5)
+    bits = random.Random("5:sessions")
+    headers = [("authorization", f"Bearer {emulator.key_for('scale')}")]
+    emulator.configure(session_cap=None, rate_limit=None)
+
+    for _ in range(500):
+        reply = emulator.handle("POST", "/v1/sessions", headers, b"")
+        expected = str(uuid.UUID(int=bits.getrandbits(128), version=4))
+        payload = {"id": expected, "object": "session", "status": "active"}
+        assert reply.body == json.dumps(payload, separators=(",", ":")).encode()

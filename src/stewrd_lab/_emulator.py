@@ -9,6 +9,8 @@ Where they are silent, it decides, and every such decision is marked
   reorders the last three).
 - [emulator-specific] Every authenticated request counts toward its project's
   rate limit, refused ones included, in a sliding window of 60 seconds.
+  With the limit switched off nothing is counted, so a limit switched on
+  later counts from that moment.
 - [emulator-specific] A session expires once it has been idle for the full
   30 minutes (idle time >= 30 min).
 - [emulator-specific] The 401 message is "Invalid or missing API key."; the
@@ -59,7 +61,6 @@ from __future__ import annotations
 import json
 import random
 import threading
-import uuid
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -325,7 +326,13 @@ class Emulator:
         return EMULATOR_KEY_PREFIX + f"{self._key_rng.getrandbits(128):032x}"
 
     def _new_session_id(self) -> str:
-        return str(uuid.UUID(int=self._id_rng.getrandbits(128), version=4))
+        # What str(uuid.UUID(int=bits, version=4)) gives, without building a
+        # UUID object per request: set the version and variant bits, format.
+        bits = self._id_rng.getrandbits(128)
+        bits = (bits & ~(0xC000 << 48)) | (0x8000 << 48)
+        bits = (bits & ~(0xF000 << 64)) | (4 << 76)
+        h = f"{bits:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     # -- HTTP --------------------------------------------------------------
 
@@ -380,7 +387,7 @@ class Emulator:
             return _error(401, "invalid_api_key", INVALID_KEY)
 
         now = self.clock.now()
-        project.requests.append(now)
+        self._note_request(project, now)
         if body and self.rules.refuse_create_body:
             return _error(400, "invalid_body", CREATE_TAKES_NO_BODY)
         checks = {
@@ -395,8 +402,9 @@ class Emulator:
 
         session_id = self._new_session_id()
         project.sessions[session_id] = now
-        payload = {"id": session_id, "object": "session", "status": "active"}
-        return _json(201, payload)
+        # The bytes json.dumps would give, written out: this is the hot path.
+        text = f'{{"id":"{session_id}","object":"session","status":"active"}}'
+        return Reply(201, list(_BASE_HEADERS), text.encode())
 
     def _send_message(
         self, headers: list[tuple[str, str]], body: bytes, session_id: str
@@ -406,7 +414,7 @@ class Emulator:
             return _error(401, "invalid_api_key", INVALID_KEY)
 
         now = self.clock.now()
-        project.requests.append(now)
+        self._note_request(project, now)
         refusal = self._check_rate_limit(project, now)
         if refusal is not None:
             return refusal
@@ -457,6 +465,20 @@ class Emulator:
         if scheme.lower() != "bearer":
             return None
         return self._by_key.get(token.strip())
+
+    def _note_request(self, project: Project, now: datetime) -> None:
+        # Only the last limit + 1 times can decide a refusal (the window holds
+        # more than `limit` requests exactly when the (limit + 1)-th latest
+        # is in it), so the log keeps no more: at thousands of requests a
+        # second it stays small. Without a limit nothing is kept, and one
+        # switched on later counts from then on.
+        limit = self.rules.rate_limit
+        if limit is None:
+            project.requests.clear()
+            return
+        project.requests.append(now)
+        while len(project.requests) > limit + 1:
+            project.requests.popleft()
 
     def _check_rate_limit(self, project: Project, now: datetime) -> Reply | None:
         limit = self.rules.rate_limit

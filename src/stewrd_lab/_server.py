@@ -28,6 +28,7 @@ by this module, which ``import stewrd_lab`` does not load.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -77,9 +78,7 @@ def create_app(
         else:
             reply = emulator.handle(scope["method"], scope["path"], headers, body)
             status, content = reply.status, reply.body
-            answer = [
-                (k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers
-            ]
+            answer = [_encoded(pair) for pair in reply.headers]
 
         answer.append((b"content-length", str(len(content)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": answer})
@@ -132,6 +131,8 @@ def make_server(
         access_log=access_log,
         log_level="info" if access_log else "warning",
         server_header=False,
+        # Nothing stands in front of it, so no X-Forwarded-* is trusted.
+        proxy_headers=False,
     )
     return EmulatorServer(config, on_ready)
 
@@ -221,6 +222,12 @@ async def _read_body(
         size += len(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded(pair: tuple[str, str]) -> tuple[bytes, bytes]:
+    # Replies repeat the same few headers; encoding each once saves time.
+    return pair[0].encode("latin-1"), pair[1].encode("latin-1")
 
 
 def _envelope(code: str, message: str) -> bytes:
