@@ -4,17 +4,18 @@ The Stewrd API has none of these routes: they let curl, a notebook or a test
 drive a served emulator the way Python drives an in-process one, with the
 same names as the :class:`~stewrd_lab.Emulator` methods they call.
 
-=====================================================  ============================
-Route                                                  Emulator method
-=====================================================  ============================
-``GET /_emulator/state``                               ``state()``
-``POST /_emulator/reset``                              ``reset()``
-``POST /_emulator/advance`` ``{"seconds": 60}``        ``advance(timedelta)``
-``POST /_emulator/configure`` ``{"rate_limit": null}`` ``configure(**changes)``
-``POST /_emulator/projects`` ``{"plan": "scale"}``     ``add_project(plan, ...)``
-``GET /_emulator/projects/{plan_or_id}``               ``key_for``, ``active_sessions``
-``POST /_emulator/projects/{plan_or_id}/regenerate-key``  ``regenerate_key(...)``
-=====================================================  ============================
+- ``GET /_emulator/state``: ``state()``
+- ``POST /_emulator/reset``: ``reset()``
+- ``POST /_emulator/advance`` with ``{"seconds": 60}``: ``advance(timedelta)``
+- ``POST /_emulator/configure`` with ``{"rate_limit": null}``:
+  ``configure(**changes)`` (durations as ``rate_window_seconds`` and
+  ``idle_expiry_seconds``)
+- ``POST /_emulator/projects`` with ``{"plan": "scale", "credits": 10}``:
+  ``add_project(plan, credits=..., project_id=...)``
+- ``GET /_emulator/projects/{plan_or_id}``: the project, its key and its
+  active sessions (``key_for``, ``active_sessions``)
+- ``POST /_emulator/projects/{plan_or_id}/regenerate-key``:
+  ``regenerate_key(plan_or_id)``
 
 Every answer is JSON with ``"emulator_specific": true``; refusals use the
 API's error envelope with the codes ``invalid_control_request`` (400) and
