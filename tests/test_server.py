@@ -384,7 +384,9 @@ def test_import__does_not_load_the_server_libraries() -> None:
     assert result.stdout == "[]\n"
 
 
-def test_schemathesis__finds_no_failure_with_all_checks(served: Served) -> None:
+def test_schemathesis__finds_no_failure_with_all_checks(
+    served: Served, tmp_path: Path
+) -> None:
     key = served.emulator.add_project("scale", credits=10).key
     cli = "import sys; from schemathesis.cli import schemathesis as st; sys.exit(st())"
     options = ["--url", served.base_url, "--checks", "all", "--no-color"]
@@ -396,6 +398,7 @@ def test_schemathesis__finds_no_failure_with_all_checks(served: Served) -> None:
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=tmp_path,  # schemathesis keeps a cache in its working directory
     )
 
     assert result.returncode == 0, result.stdout[-2000:]
