@@ -5,6 +5,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -442,3 +443,24 @@ def test_hot_path__session_ids_and_body_are_what_uuid_and_json_give() -> None:
         expected = str(uuid.UUID(int=bits.getrandbits(128), version=4))
         payload = {"id": expected, "object": "session", "status": "active"}
         assert reply.body == json.dumps(payload, separators=(",", ":")).encode()
+
+
+def test_cli_serve__a_busy_port_is_one_clear_sentence() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "stewrd_lab", "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        "ERROR:    [Errno 98] error while attempting to bind on address "
+        f"('127.0.0.1', {port}): address already in use",
+        f"stewrd-lab: could not serve on 127.0.0.1:{port}; pick another --port, "
+        "or --port 0 for a free one.",
+    ]

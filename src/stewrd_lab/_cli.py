@@ -226,6 +226,14 @@ def _serve(args: argparse.Namespace) -> int:
     )
     try:
         server.run()
+    except SystemExit:
+        # uvicorn exits when it cannot listen, after logging the OS's reason.
+        print(
+            f"stewrd-lab: could not serve on {args.host}:{args.port}; pick another "
+            "--port, or --port 0 for a free one.",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         # uvicorn shuts down gracefully, then raises the signal it caught
         # again so the exit status tells how it ended: 130 for Ctrl+C, and
