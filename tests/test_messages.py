@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ import pytest
 
 from served import Served
 from stewrd_lab import (
+    AsyncClient,
     BadRequestError,
     Client,
     Emulator,
@@ -300,3 +302,34 @@ def test_message__rate_limited_is_retried_like_create() -> None:
         (429, 2),
         (200, 3),
     ]
+
+
+def test_async_send_message__same_answer_and_row_as_sync(served: Served) -> None:
+    with Client(served.emulator.key_for("scale"), base_url=served.base_url) as setup:
+        assert setup.emulator is not None
+        key = setup.emulator.add_project("scale", credits=5).key
+
+    async def talk() -> tuple[Message, pd.DataFrame]:
+        async with AsyncClient(key, base_url=served.base_url) as client:
+            session = await client.create_session()
+            answer = await client.send_message(session.id, "hello there")
+            return answer, client.history()
+
+    answer, history = asyncio.run(talk())
+
+    assert (answer.reply, answer.credits_remaining, answer.plan) == (REPLY, 4, "scale")
+    assert list(history["status"]) == [201, 200]
+    assert history["session_id"].iloc[1] == answer.session_id
+
+
+def test_async_send_message__not_a_str_is_a_recorded_usage_error() -> None:
+    async def talk() -> AsyncClient:
+        client = AsyncClient()
+        with pytest.raises(UsageError):
+            await client.send_message("s", None)  # type: ignore[arg-type]
+        await client.aclose()
+        return client
+
+    client = asyncio.run(talk())
+
+    assert list(client.history()["error"]) == ["UsageError"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -18,8 +19,10 @@ from stewrd_lab._client import (
     _UNSET,
     DEFAULT_TIMEOUT,
     Client,
+    Message,
     Session,
     Target,
+    _parse_message,
     _parse_session,
     _Unset,
 )
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_CONCURRENCY", "AsyncClient"]
 
 DEFAULT_CONCURRENCY = 4
+
+T = TypeVar("T")
 
 
 class AsyncClient:
@@ -159,14 +164,42 @@ class AsyncClient:
 
         Takes the same arguments as :meth:`stewrd_lab.Client.create_session`.
         """
+        header = self._core._authorization(api_key, authorization)
+        return await self._exchange(
+            "POST", "/v1/sessions", header, None, _parse_session
+        )
+
+    async def send_message(
+        self,
+        session_id: str,
+        message: str,
+        *,
+        api_key: str | _Unset | None = _UNSET,
+        authorization: str | _Unset | None = _UNSET,
+    ) -> Message:
+        """Send ``message`` into a session and return the answer.
+
+        Takes the same arguments as :meth:`stewrd_lab.Client.send_message`.
+        """
         core = self._core
         header = core._authorization(api_key, authorization)
+        path, body = core._message_request(session_id, message, header)
+        return await self._exchange("POST", path, header, body, _parse_message)
 
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        header: str | None,
+        body: Any,
+        parse: Callable[[httpx.Response, str], T],
+    ) -> T:
+        core = self._core
         async with self._slots:
             async for attempt in core._retry_plan().async_retrying():
                 with attempt:
                     number = attempt.retry_state.attempt_number
-                    started, request = core._prepare("POST", "/v1/sessions", header)
+                    started, request = core._prepare(method, path, header, body)
                     try:
                         response: httpx.Response | Exception = await self._http.send(
                             request
@@ -174,7 +207,7 @@ class AsyncClient:
                     except (httpx.HTTPError, OSError) as exc:
                         response = exc
                     return core._finish(
-                        request, header, started, response, _parse_session, number
+                        request, header, started, response, parse, number
                     )
         raise AssertionError("the retry loop ends by returning or raising")
 

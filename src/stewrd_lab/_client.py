@@ -237,6 +237,13 @@ class Client:
         ``api_key`` and ``authorization`` work as for :meth:`create_session`.
         """
         header = self._authorization(api_key, authorization)
+        path, body = self._message_request(session_id, message, header)
+        return self._exchange("POST", path, header, body, _parse_message)
+
+    def _message_request(
+        self, session_id: str, message: str, header: str | None
+    ) -> tuple[str, dict[str, str]]:
+        """The path and body of a message, or a recorded :class:`UsageError`."""
         path = f"/v1/sessions/{quote(str(session_id), safe='')}/messages"
         if not isinstance(message, str):
             error = UsageError(
@@ -245,8 +252,7 @@ class Client:
             )
             self._record("POST", path, header, perf_counter(), error=error)
             raise error
-        body = {"message": message}
-        return self._exchange("POST", path, header, body, _parse_message)
+        return path, {"message": message}
 
     def _exchange(
         self,
