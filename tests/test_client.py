@@ -99,7 +99,7 @@ def test_environment__key_alone_is_never_sent_to_the_emulator(
 
     assert client.target.kind == "embedded emulator"
     assert client.history()["key"].tolist() == [
-        "sk-stw_emu_…" + client.emulator.key_for("scale")[-4:]  # type: ignore[union-attr]
+        "sk-stw_emu_…" + client.emulator.key_for("scale")[-4:]
     ]
 
 
@@ -486,5 +486,5 @@ def test_each_exchange__logs_one_info_line_without_the_key(
     [record] = [r for r in caplog.records if r.name == "stewrd_lab"]
     assert record.levelno == logging.INFO
     assert record.msg == "%s %s -> %s %s (%s, %.1f ms)"
-    assert record.args[:5] == ("POST", "/v1/sessions", 201, "ok", LIVE_URL)  # type: ignore[index]
+    assert record.args[:5] == ("POST", "/v1/sessions", 201, "ok", LIVE_URL)
     assert LIVE_KEY not in record.getMessage()

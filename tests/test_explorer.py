@@ -129,7 +129,7 @@ def test_new_explorer__shows_an_empty_history(explorer: Explorer) -> None:
 def test_create_session__adds_a_201_row(explorer: Explorer) -> None:
     explorer.create_button.click()
 
-    scale_key = redact_key(explorer.client.emulator.key_for("scale"))  # type: ignore[union-attr]
+    scale_key = redact_key(explorer.client.emulator.key_for("scale"))
     assert explorer.message.value == green(f"201 Created: session {FIRST_SESSION}.")
     assert explorer.model.rows() == [
         Row(1, "2026-01-01 00:00:00", "201", "", "", FIRST_SESSION, scale_key, "2xx")

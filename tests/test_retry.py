@@ -27,7 +27,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _rate_limited_emulator(**rules: object) -> Emulator:
-    return Emulator(rules=Rules(rate_limit=2, session_cap=None, **rules))  # type: ignore[arg-type]
+    return Emulator(rules=Rules(rate_limit=2, session_cap=None, **rules))
 
 
 def test_retry_after__seconds_and_http_dates() -> None:
