@@ -609,15 +609,7 @@ def _parse_message(response: httpx.Response, target: str) -> Message:
             plan=_str_or_none(meta.get("plan")),
         )
 
-    raise UnexpectedResponseError(
-        f"{target} answered {response.status_code} but the body is not a "
-        f"session message: {_snippet(response)}.",
-        status=response.status_code,
-        code=None,
-        message="the body is not a session message",
-        request=response.request,
-        response=response,
-    )
+    raise _not_a("session message", response, target)
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -637,12 +629,17 @@ def _parse_session(response: httpx.Response, target: str) -> Session:
     ):
         return Session(payload["id"], "session", str(payload.get("status", "")))
 
-    raise UnexpectedResponseError(
+    raise _not_a("session", response, target)
+
+
+def _not_a(what: str, response: httpx.Response, target: str) -> UnexpectedResponseError:
+    """The error for a success status whose body is not the documented shape."""
+    return UnexpectedResponseError(
         f"{target} answered {response.status_code} but the body is not a "
-        f"session: {_snippet(response)}.",
+        f"{what}: {_snippet(response)}.",
         status=response.status_code,
         code=None,
-        message="the body is not a session",
+        message=f"the body is not a {what}",
         request=response.request,
         response=response,
     )
