@@ -106,3 +106,15 @@ def test_python_dash_m__runs_the_cli() -> None:
     )
 
     assert done.stdout == GOLDEN.read_bytes()
+
+
+def test_tour__ignores_a_target_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The notebooks' instructions export these; the tour stays embedded.
+    monkeypatch.setenv("STEWRD_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("STEWRD_API_KEY", "sk-stw_emu_" + "0" * 32)
+
+    assert main(["tour"]) == 0
+
+    assert capsys.readouterr().out == GOLDEN.read_text(encoding="utf-8")

@@ -488,3 +488,138 @@ def test_each_exchange__logs_one_info_line_without_the_key(
     assert record.msg == "%s %s -> %s %s (%s, %.1f ms)"
     assert record.args[:5] == ("POST", "/v1/sessions", 201, "ok", LIVE_URL)
     assert LIVE_KEY not in record.getMessage()
+
+
+# -- refused before sending ----------------------------------------------------------
+
+
+def test_explicit_emulator__wins_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STEWRD_BASE_URL", LIVE_URL)
+
+    client = Client(emulator=Emulator())
+
+    assert client.target.kind == "embedded emulator"
+
+
+def test_closed_client__is_a_usage_error_and_a_row() -> None:
+    with Client() as client:
+        client.create_session()
+
+    with pytest.raises(UsageError) as caught:
+        client.create_session()
+
+    assert str(caught.value) == (
+        "This client is closed (a `with` block around it has ended, or close() "
+        "was called); make a new Client to send more requests."
+    )
+    assert client.history()["error"].tolist() == ["", "UsageError"]
+
+
+@pytest.mark.parametrize("timeout", [-1, 0, "abc", True, float("nan")])
+def test_bad_timeout__is_a_usage_error(timeout: object) -> None:
+    with pytest.raises(UsageError) as caught:
+        Client(timeout=timeout)  # type: ignore[arg-type]
+
+    assert str(caught.value) == (
+        "timeout must be a number of seconds > 0, an httpx.Timeout, or None "
+        f"for no limit; got {timeout!r}."
+    )
+
+
+def test_bad_retry__is_a_usage_error() -> None:
+    with pytest.raises(UsageError) as caught:
+        Client(retry=None)  # type: ignore[arg-type]
+
+    assert str(caught.value) == (
+        "retry must be True, False or a stewrd_lab.RetryPolicy; got NoneType."
+    )
+
+
+def test_non_text_authorization__is_a_usage_error(client: Client) -> None:
+    with pytest.raises(UsageError) as caught:
+        client.create_session(authorization=5)  # type: ignore[arg-type]
+
+    assert str(caught.value) == "authorization must be a str (or None); got int."
+
+
+def test_unencodable_message__names_the_message_not_the_key(client: Client) -> None:
+    session = client.create_session()
+
+    with pytest.raises(UsageError) as caught:
+        client.send_message(session.id, "x\ud800")
+
+    assert str(caught.value) == (
+        "The message holds characters that cannot be encoded as UTF-8 (such as "
+        "a lone surrogate); send ordinary text."
+    )
+    assert client.history()["error"].tolist() == ["", "UsageError"]
+
+
+def test_base_url_with_credentials__is_refused_without_echoing_them() -> None:
+    with pytest.raises(UsageError) as caught:
+        Client(base_url=f"http://user:{LIVE_KEY}@127.0.0.1:9")
+
+    assert str(caught.value) == (
+        "The base URL must not hold a user name or password (user:pass@); "
+        "pass the key as api_key or STEWRD_API_KEY instead."
+    )
+
+
+def test_key_given_as_base_url__is_redacted_in_the_error() -> None:
+    with pytest.raises(UsageError) as caught:
+        Client(base_url=LIVE_KEY)
+
+    assert str(caught.value) == (
+        "The base URL must be an http or https URL such as "
+        "https://api.stewrd.dev; got 'sk-stw_…7777'."
+    )
+
+
+# -- a server that echoes the key ---------------------------------------------------
+
+
+def test_success_body_echoing_the_key__never_quotes_it() -> None:
+    client = remote(answer(201, json={"echo": f"Bearer {LIVE_KEY}"}))
+
+    with pytest.raises(UnexpectedResponseError) as caught:
+        client.create_session()
+
+    assert str(caught.value) == (
+        "https://api.stewrd.dev answered 201 but the body is not a session: "
+        'application/json, starting \'{"echo":"Bearer sk-stw_…7777"}\'.'
+    )
+
+
+def test_error_message_echoing_the_key__is_redacted_everywhere() -> None:
+    body = {"error": {"code": "rate_limited", "message": f"Slow down, {LIVE_KEY}."}}
+    client = Client(
+        LIVE_KEY,
+        base_url=LIVE_URL,
+        transport=httpx.MockTransport(answer(429, json=body)),
+        retry=False,
+    )
+
+    with pytest.raises(RateLimitedError) as caught:
+        client.create_session()
+
+    assert caught.value.message == "Slow down, sk-stw_…7777."
+    assert str(caught.value) == (
+        "429 rate_limited: Slow down, sk-stw_…7777. Wait and retry: the limit "
+        "is 60 requests a minute."
+    )
+    assert client.history()["message"].tolist() == ["Slow down, sk-stw_…7777."]
+
+
+def test_emulator_specific_code__is_named_as_the_emulators_own(
+    client: Client,
+) -> None:
+    with pytest.raises(UnexpectedResponseError) as caught:
+        client._exchange("GET", "/v1/sessions", None, None, lambda r, t: r)
+
+    assert str(caught.value) == (
+        "405 method_not_allowed: GET is not allowed on /v1/sessions; use POST. "
+        "(This 405 is emulator-specific.) The code is the emulator's own: the "
+        "API documents no answer for this case."
+    )

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from stewrd_lab._client import (
+    _CLOSED,
     _UNSET,
     DEFAULT_TIMEOUT,
     Client,
@@ -195,6 +197,8 @@ class AsyncClient:
         parse: Callable[[httpx.Response, str], T],
     ) -> T:
         core = self._core
+        if self._http.is_closed:
+            core._refuse(method, path, header, perf_counter(), _CLOSED)
         async with self._slots:
             async for attempt in core._retry_plan().async_retrying():
                 with attempt:

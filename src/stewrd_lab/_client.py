@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeVar
 from urllib.parse import quote, unquote
 
 import httpx
@@ -71,6 +72,25 @@ class _Unset:
 
 
 _UNSET: Final = _Unset()
+
+# Why a request is refused before it is sent (each raised as a UsageError).
+_CLOSED: Final = (
+    "This client is closed (a `with` block around it has ended, or close() "
+    "was called); make a new Client to send more requests."
+)
+_UNSENDABLE: Final = (
+    "The Authorization header holds characters HTTP cannot carry (only "
+    "printable ASCII can be sent); copy the key again from the Stewrd "
+    "dashboard."
+)
+_UNENCODABLE: Final = (
+    "The message holds characters that cannot be encoded as UTF-8 (such as "
+    "a lone surrogate); send ordinary text."
+)
+_SPACED: Final = (
+    "The Authorization header starts or ends with a space, which HTTP does "
+    "not allow; remove the spaces around the key."
+)
 
 
 @dataclass(frozen=True)
@@ -164,7 +184,10 @@ class Client:
         retry: RetryPolicy | bool = True,
         history_file: str | os.PathLike[str] | None = None,
     ) -> None:
-        base_url = base_url or os.environ.get("STEWRD_BASE_URL") or None
+        if emulator is None:
+            # The environment picks the target only when the caller did not:
+            # an explicit emulator always means the embedded one.
+            base_url = base_url or os.environ.get("STEWRD_BASE_URL") or None
         if base_url is not None and emulator is not None:
             raise UsageError(
                 "Pass either base_url (a served or live target) or emulator "
@@ -196,7 +219,13 @@ class Client:
         self.recorder = recorder
         if isinstance(retry, bool):
             retry = RetryPolicy() if retry else RetryPolicy.off()
+        if not isinstance(retry, RetryPolicy):
+            raise UsageError(
+                "retry must be True, False or a stewrd_lab.RetryPolicy; "
+                f"got {type(retry).__name__}."
+            )
         self.retry = retry
+        _check_timeout(timeout)
         self._http = httpx.Client(
             base_url=self.target.base_url, timeout=timeout, transport=transport
         )
@@ -298,6 +327,11 @@ class Client:
     def _authorization(
         self, api_key: str | _Unset | None, authorization: str | _Unset | None
     ) -> str | None:
+        for name, value in (("api_key", api_key), ("authorization", authorization)):
+            if not isinstance(value, str | _Unset | None):
+                raise UsageError(
+                    f"{name} must be a str (or None); got {type(value).__name__}."
+                )
         if not isinstance(authorization, _Unset):
             return authorization
         key = self._api_key if isinstance(api_key, _Unset) else api_key
@@ -311,31 +345,34 @@ class Client:
             headers["Authorization"] = authorization
         started = perf_counter()
 
+        if self._http.is_closed:
+            self._refuse(method, path, authorization, started, _CLOSED)
+        if not _is_sendable(authorization):
+            self._refuse(method, path, authorization, started, _UNSENDABLE)
         try:
             request = self._http.build_request(method, path, headers=headers, json=body)
         except UnicodeEncodeError:
-            request = None
-
-        if request is None or not _is_sendable(authorization):
-            error = UsageError(
-                "The Authorization header holds characters HTTP cannot carry "
-                "(only printable ASCII can be sent); copy the key again from "
-                "the Stewrd dashboard."
-            )
-            self._record(method, path, authorization, started, error=error)
-            raise error
+            self._refuse(method, path, authorization, started, _UNENCODABLE)
 
         # HTTP forbids spaces around a header value; sent anyway, the HTTP
         # library would refuse it with an error (and a debug log) quoting the
         # whole header, key included.
         if authorization is not None and authorization != authorization.strip():
-            error = UsageError(
-                "The Authorization header starts or ends with a space, which "
-                "HTTP does not allow; remove the spaces around the key."
-            )
-            self._record(method, path, authorization, started, error=error)
-            raise error
+            self._refuse(method, path, authorization, started, _SPACED)
         return started, request
+
+    def _refuse(
+        self,
+        method: str,
+        path: str,
+        authorization: str | None,
+        started: float,
+        why: str,
+    ) -> NoReturn:
+        """Record a request refused before sending, and raise its UsageError."""
+        error = UsageError(why)
+        self._record(method, path, authorization, started, error=error)
+        raise error
 
     def _finish(
         self,
@@ -469,13 +506,34 @@ def _remote_target(base_url: str, api_key: str | None) -> Target:
     if url is None or url.scheme not in ("http", "https") or not url.host:
         raise UsageError(
             f"The base URL must be an http or https URL such as "
-            f"{DEFAULT_BASE_URL}; got {base_url!r}."
+            f"{DEFAULT_BASE_URL}; got {_scrub(base_url)!r}."
+        )
+    if url.userinfo:
+        # Said without the URL: its user part may be the key itself.
+        raise UsageError(
+            "The base URL must not hold a user name or password (user:pass@); "
+            "pass the key as api_key or STEWRD_API_KEY instead."
         )
 
     clean = str(url).rstrip("/")
     if api_key and api_key.startswith(EMULATOR_KEY_PREFIX):
         return Target("served emulator", clean)
     return Target("live API", clean)
+
+
+def _check_timeout(timeout: object) -> None:
+    if isinstance(timeout, httpx.Timeout) or timeout is None:
+        return
+    if (
+        isinstance(timeout, int | float)
+        and not isinstance(timeout, bool)
+        and 0 < timeout < float("inf")
+    ):
+        return
+    raise UsageError(
+        "timeout must be a number of seconds > 0, an httpx.Timeout, or None "
+        f"for no limit; got {timeout!r}."
+    )
 
 
 def _where(target: Target) -> str:
@@ -700,7 +758,7 @@ def _api_error(
         return UnexpectedResponseError(
             f"The {target} answered {status} {response.reason_phrase} with a "
             f"body that is not the documented error envelope: "
-            f"{_snippet(response, authorization)}.{gateway}",
+            f"{_snippet(response)}.{gateway}",
             status=status,
             code=None,
             message=f"{status} {response.reason_phrase}, not the error envelope",
@@ -710,9 +768,15 @@ def _api_error(
 
     docs = envelope.get("docs") if isinstance(envelope, dict) else None
     docs = docs if isinstance(docs, str) else None
+    # The server's words are quoted in messages, rows and files: never a key.
+    code, message = _scrub(code, authorization), _scrub(message, authorization)
     cls, hint = _ERRORS.get(code, (UnexpectedResponseError, ""))
     if cls is InvalidAPIKeyError:
         hint = f"From the client's side: {_diagnose(authorization)}."
+    elif cls is UnexpectedResponseError and "x-stewrd-emulator" in response.headers:
+        hint = (
+            "The code is the emulator's own: the API documents no answer for this case."
+        )
     elif cls is UnexpectedResponseError:
         hint = "stewrd-lab does not know this code; see the Stewrd error docs."
 
@@ -749,15 +813,32 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
 
 
-def _snippet(response: httpx.Response, authorization: str | None = None) -> str:
+def _snippet(response: httpx.Response) -> str:
     content_type = response.headers.get("content-type", "no content type")
-    text = " ".join(response.content[:_SNIPPET].decode("utf-8", "replace").split())
+    # Scrubbed before it is cut, so that no cut can leave most of a key.
+    head = response.content[: _SNIPPET * 8].decode("utf-8", "replace")
+    sent = response.request.headers.get("authorization")
+    text = " ".join(_scrub(head, sent).split())
     if not text:
         return f"an empty body ({content_type})"
 
-    # A proxy page could echo the request's headers back; never quote a key.
-    key = (authorization or "").strip().partition(" ")[2].strip()
-    if len(key) >= 8:
-        text = text.replace(key, redact_key(key))
-    more = "..." if len(response.content) > _SNIPPET else ""
-    return f"{content_type}, starting {text!r}{more}"
+    more = "..." if len(text) > _SNIPPET or len(response.content) > len(head) else ""
+    return f"{content_type}, starting {text[:_SNIPPET]!r}{more}"
+
+
+# Anything shaped like a Stewrd key, live or emulator, sent or not.
+_KEY_PATTERN: Final = re.compile(r"sk-stw_[A-Za-z0-9_\-]+")
+
+
+def _scrub(text: str, authorization: str | None = None) -> str:
+    """``text`` with every key in it redacted: the one sent, and any other.
+
+    A server or proxy may echo the request back (a debugging page, an error
+    message quoting the header); what it says is shown in messages, history
+    rows and files, so no key may pass through whole.
+    """
+    scheme, _, credential = (authorization or "").strip().partition(" ")
+    credential = credential.strip() or scheme
+    if len(credential) >= 8:
+        text = text.replace(credential, redact_key(credential))
+    return _KEY_PATTERN.sub(lambda match: redact_key(match.group()), text)

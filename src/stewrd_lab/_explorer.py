@@ -52,7 +52,8 @@ class Explorer:
     Show it by making it a cell's last expression. The widgets are
     attributes (``create_button``, ``key``, ``plan``, ``table``, ...), so a
     notebook or a test can drive it from code: set values, ``click()``
-    buttons. Without a client it explores a fresh embedded emulator.
+    buttons. Without a client it explores a new ``Client()``: the embedded
+    emulator, unless ``STEWRD_BASE_URL`` names another target.
 
     >>> import stewrd_lab
     >>> explorer = stewrd_lab.Explorer()
