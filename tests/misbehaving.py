@@ -7,6 +7,8 @@ it, so ``Client(base_url=f"{url}/html502")`` posts to
 - ``/ok``: 201 with a session, like the API.
 - ``/html502``, ``/html503``: a proxy's HTML error page.
 - ``/echo502``: a proxy page that quotes the request's Authorization header.
+- ``/echo201``: 201 with JSON that is not a session and quotes that header.
+- ``/echoerror``: a 403 ``plan_restricted`` envelope whose message quotes it.
 - ``/truncated``: 201 with JSON cut off mid-object (a complete HTTP answer).
 - ``/cut``: announces 200 body bytes, sends 20, and drops the connection.
 - ``/notsession``: 201 with JSON that is not a session.
@@ -64,6 +66,13 @@ async def app(scope: Scope, receive: Any, send: Any) -> None:
         auth = {k.lower(): v for k, v in headers}.get("authorization", "")
         body = f"<html><body>Bad gateway. You sent: {auth}</body></html>"
         await _reply(send, 502, "text/html", body.encode())
+    elif mode == "echo201":
+        auth = {k.lower(): v for k, v in headers}.get("authorization", "")
+        await _reply(send, 201, "application/json", json.dumps({"you": auth}).encode())
+    elif mode == "echoerror":
+        auth = {k.lower(): v for k, v in headers}.get("authorization", "")
+        body = {"error": {"code": "plan_restricted", "message": f"No for {auth}."}}
+        await _reply(send, 403, "application/json", json.dumps(body).encode())
     elif mode == "truncated":
         await _reply(send, 201, "application/json", TRUNCATED)
     elif mode == "cut":

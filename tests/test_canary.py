@@ -106,6 +106,8 @@ def every_api_error(canary: Canary) -> None:
         "html502",
         "html503",
         "echo502",
+        "echo201",
+        "echoerror",
         "truncated",
         "notsession",
         "cut",
