@@ -171,3 +171,29 @@ def test_history_file__concurrent_creates_write_whole_lines(tmp_path: Path) -> N
     assert len(path.read_text().splitlines()) == 12
     pd.testing.assert_frame_equal(load_history(path), client.history())
     assert sorted(client.history()["status"].tolist()) == [201] * 10 + [429] * 2
+
+
+def test_load__a_csv_that_is_not_a_history_is_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("a,b\n1,2\n")
+
+    with pytest.raises(UsageError) as caught:
+        load_history(path)
+
+    assert str(caught.value) == (
+        f"{path} is not a stewrd-lab history (its columns or values do not "
+        "match); load a file written by Client(history_file=...) or "
+        "save_history."
+    )
+
+
+def test_load__a_directory_is_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "runs.jsonl"
+    path.mkdir()
+
+    with pytest.raises(UsageError) as caught:
+        load_history(path)
+
+    assert str(caught.value) == (
+        f"Cannot read the history file {path}: Is a directory."
+    )

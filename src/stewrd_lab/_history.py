@@ -130,8 +130,21 @@ def load_history(path: str | os.PathLike[str]) -> pd.DataFrame:
             return _typed(pd.read_parquet(path))
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[_CSV_NA])
         return _typed(frame)
+    except UsageError:
+        raise
     except FileNotFoundError:
         raise UsageError(f"There is no history file at {path}.") from None
+    except OSError as exc:
+        raise UsageError(
+            f"Cannot read the history file {path}: {exc.strerror or exc}."
+        ) from None
+    except (KeyError, ValueError, TypeError):
+        # Missing columns or values of the wrong type: not a saved history.
+        raise UsageError(
+            f"{path} is not a stewrd-lab history (its columns or values do not "
+            "match); load a file written by Client(history_file=...) or "
+            "save_history."
+        ) from None
 
 
 def _load_jsonl(path: Path) -> pd.DataFrame:
