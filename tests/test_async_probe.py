@@ -47,6 +47,7 @@ def test_async_client__shares_rows_and_retries_with_the_sync_client() -> None:
             with pytest.raises(RateLimitedError):
                 await twin.create_session()
 
+    client.retry = RetryPolicy(max_attempts=5)
     asyncio.run(run())
 
     history = client.history()

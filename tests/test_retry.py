@@ -44,7 +44,7 @@ def test_rate_limited__embedded_waits_advance_the_clock_and_each_attempt_is_a_ro
     None
 ):
     emulator = _rate_limited_emulator()
-    client = Client(emulator=emulator)
+    client = Client(emulator=emulator, retry=RetryPolicy(max_attempts=5))
     client.create_session()
     client.create_session()
 
@@ -93,7 +93,10 @@ def test_rate_limited__succeeds_once_the_window_passes() -> None:
 
 
 def test_rate_limited__retry_after_longer_than_the_budget_stops_at_once() -> None:
-    client = Client(emulator=_rate_limited_emulator(retry_after=True))
+    client = Client(
+        emulator=_rate_limited_emulator(retry_after=True),
+        retry=RetryPolicy(budget=30),
+    )
     client.create_session()
     client.create_session()
 
@@ -239,3 +242,21 @@ def test_rate_limited__each_wait_is_logged(caplog: pytest.LogCaptureFixture) -> 
         "rate_limited: waiting 2.0 s before attempt 3 (emulator clock advanced, "
         "no real wait)",
     ]
+
+
+def test_default_policy__rides_out_a_burst_over_the_minute_limit() -> None:
+    # Sixty creates at one instant fill the documented window; the default
+    # budget is sized so that the sixty-first still gets through.
+    emulator = Emulator(rules=Rules(session_cap=None))
+    client = Client(emulator=emulator)
+    for _ in range(60):
+        client.create_session()
+
+    session = client.create_session()
+
+    history = client.history().iloc[60:]
+    assert list(history["attempt"]) == [1, 2, 3, 4, 5, 6, 7]
+    assert list(history["status"]) == [429] * 6 + [201]
+    assert list(history["session_id"])[-1] == session.id
+    waited = (history["time"].iloc[-1] - history["time"].iloc[0]).total_seconds()
+    assert 61 <= waited <= 61 + 6  # 1+2+4+8+16+30 s, plus up to 1 s jitter each

@@ -60,17 +60,22 @@ class RetryPolicy:
     ``max_attempts`` counts the first attempt: ``1`` switches retries off
     (``RetryPolicy.off()`` or ``Client(retry=False)`` say the same).
 
-    The defaults (30 s, 5 attempts) are the same on every target; on the
+    The defaults (90 s, 8 attempts, waits of 1, 2, 4, 8, 16, then 30 s) are
+    sized to ride out a full one-minute window: a burst of more than 60
+    requests can be refused for up to 60 s, and a shorter budget would give
+    up just before the window frees. That can hold a notebook cell for about
+    a minute on the live API; pass ``RetryPolicy(budget=...)`` for less. The
+    defaults are the same on every target; on the
     embedded emulator the waits advance its clock and cost no real time. A
     served emulator is waited on in real time, like the live API: if its
     clock is frozen, its rate-limit window passes only when that clock is
     advanced, so waiting there spends the budget for nothing.
     """
 
-    budget: float = 30.0
-    max_attempts: int = 5
+    budget: float = 90.0
+    max_attempts: int = 8
     initial: float = 1.0
-    maximum: float = 20.0
+    maximum: float = 30.0
     jitter: float = 1.0
 
     def __post_init__(self) -> None:
