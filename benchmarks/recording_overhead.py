@@ -9,10 +9,8 @@ one history row. The bare side posts and reads the JSON body, which any
 caller needs to learn the session's id; a second bare row posts without
 reading the body, for reference.
 
-The check runs when the history is first read, not during the request
-(see ``stewrd_lab.Recorder``), so its cost is timed separately, right after
-each recording batch, and printed as its own row; the last row adds it back,
-so nothing is left out of the accounting.
+The recording side includes the check of each response against the seed
+OpenAPI document, which runs as the row is recorded.
 
 The sides run in alternating small batches, each on a fresh emulator, so
 that machine noise and the emulator's own cost (which grows with the number
@@ -65,10 +63,6 @@ def _bare(read_json: bool) -> Callable[[int], float]:
     return batch
 
 
-# The check of the latest recording batch, timed apart from its requests.
-_last_check: list[float] = []
-
-
 def _recording(calls: int) -> float:
     with stewrd_lab.Client(emulator=_emulator()) as client:
         started = thread_time()
@@ -76,19 +70,11 @@ def _recording(calls: int) -> float:
             client.create_session()
         elapsed = thread_time() - started
 
-    # Reading the records runs the deferred checks of all of them at once.
-    started = thread_time()
-    records = list(client.recorder)
-    _last_check[:] = [thread_time() - started]
-
     # Not timed: prove the recording side did record and check every call.
+    records = list(client.recorder)
     assert len(records) == calls
     assert all(record.conforms for record in records)
     return elapsed
-
-
-def _checking(calls: int) -> float:
-    return _last_check[0]
 
 
 SIDES: dict[str, Callable[[int], float]] = {
@@ -98,13 +84,11 @@ SIDES: dict[str, Callable[[int], float]] = {
 }
 BASELINE = "bare httpx, post + .json()"
 RECORDING = "stewrd_lab Client, recording"
-CHECK = "  its spec check, on first read"
-TOTAL = "  recording + spec check"
 
 
 def measure(rounds: int, calls: int) -> dict[str, list[float]]:
     """Per-call seconds of every side, one entry per round."""
-    times: dict[str, list[float]] = {name: [] for name in [*SIDES, CHECK, TOTAL]}
+    times: dict[str, list[float]] = {name: [] for name in SIDES}
 
     # One untimed round loads everything lazy (the spec check compiles on
     # its first use) so that no side pays a one-off cost inside the timing.
@@ -123,9 +107,6 @@ def measure(rounds: int, calls: int) -> dict[str, list[float]]:
             finally:
                 gc.enable()
             times[name].append(elapsed / calls)
-
-        times[CHECK].append(_last_check[0] / calls)
-        times[TOTAL].append(times[RECORDING][-1] + times[CHECK][-1])
     return times
 
 

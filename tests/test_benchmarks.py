@@ -43,8 +43,6 @@ def test_recording_overhead_prints_its_table() -> None:
             r"bare httpx, post \+ \.json\(\)\s+[0-9]+\.[0-9]\s+1\.000",
             rf"bare httpx, post only{NUMBER}{NUMBER}",
             rf"stewrd_lab Client, recording{NUMBER}{NUMBER}",
-            rf"  its spec check, on first read{NUMBER}{NUMBER}",
-            rf"  recording \+ spec check{NUMBER}{NUMBER}",
             rf"goal: recording / bare <= 1\.10: [0-9]+\.[0-9]{{3}}{VERDICT}",
         ],
     )

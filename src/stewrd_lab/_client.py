@@ -8,6 +8,7 @@ an error of the :mod:`stewrd_lab._errors` tree, recording one row either way.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -213,6 +214,10 @@ class Client:
             )
             self.target = _remote_target(base_url, api_key)
 
+        if api_key is not None and not isinstance(api_key, str):
+            raise UsageError(
+                f"api_key must be a str (or None); got {type(api_key).__name__}."
+            )
         self._api_key = api_key or None
         if recorder is None:
             recorder = Recorder(history_file) if history_file else Recorder()
@@ -327,6 +332,11 @@ class Client:
     def _authorization(
         self, api_key: str | _Unset | None, authorization: str | _Unset | None
     ) -> str | None:
+        if api_key is _UNSET and authorization is _UNSET:
+            # The usual call: the client's own key, checked when it was given.
+            key = self._api_key
+            return f"Bearer {key}" if key else None
+
         for name, value in (("api_key", api_key), ("authorization", authorization)):
             if not isinstance(value, str | _Unset | None):
                 raise UsageError(
@@ -350,7 +360,8 @@ class Client:
         if not _is_sendable(authorization):
             self._refuse(method, path, authorization, started, _UNSENDABLE)
         try:
-            request = self._http.build_request(method, path, headers=headers, json=body)
+            url = _absolute(self.target.base_url, path)
+            request = self._http.build_request(method, url, headers=headers, json=body)
         except UnicodeEncodeError:
             self._refuse(method, path, authorization, started, _UNENCODABLE)
 
@@ -519,6 +530,18 @@ def _remote_target(base_url: str, api_key: str | None) -> Target:
     if api_key and api_key.startswith(EMULATOR_KEY_PREFIX):
         return Target("served emulator", clean)
     return Target("live API", clean)
+
+
+@functools.lru_cache(maxsize=256)
+def _absolute(base_url: str, path: str) -> httpx.URL:
+    """The request URL, parsed once per path rather than on every request.
+
+    httpx would otherwise parse the relative path and merge it with the base
+    URL each time, the largest single cost of an in-process request. The
+    result is the same: ``base_url`` has no trailing slash (see
+    ``_remote_target``) and every path starts with one.
+    """
+    return httpx.URL(base_url + path)
 
 
 def _check_timeout(timeout: object) -> None:

@@ -10,12 +10,11 @@ concatenated.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from stewrd_lab._spec import Answer
 
@@ -112,84 +111,50 @@ def _with_verdict(record: Exchange, answer: Answer) -> Exchange:
     return Exchange._make(fields)
 
 
-# Unchecked answers are checked at the latest once this many have piled up,
-# so that a long run that never reads its history holds few response bodies.
-_CHECK_BATCH: Final = 4096
-
-
 class Recorder:
     """Keeps the :class:`Exchange` records of one or more clients.
 
-    Adding is thread-safe, so concurrent requests never lose a record. Share
-    one recorder between clients to see their exchanges in one history.
+    Adding is thread-safe (one list append), so concurrent requests never
+    lose a record. Share one recorder between clients to see their exchanges
+    in one history.
 
     A record added with the target's :class:`Answer` gets its ``conforms``
-    and ``violation`` (the check against the seed OpenAPI document) not on
-    the request's path but the next time the records are read, by
-    :meth:`frame` or iteration, all pending ones at once. The check costs a
-    few microseconds a response, which inline would add about 4% to an
-    in-process request; batched on read it costs less. Reads never see an
-    unchecked record. Limit: until then each pending record also holds its
-    response body, and once 4096 are pending they are checked while adding.
+    and ``violation`` (the check against the seed OpenAPI document, a few
+    microseconds) as it is added.
 
     With a ``path``, every record is also appended to that JSON Lines file
     and flushed as it is added (see :mod:`stewrd_lab._history`), so a killed
     kernel loses no finished exchange; :func:`stewrd_lab.load_history` reads
-    it back. Such a record is checked as it is added, so that the file holds
-    its verdict. ``clear`` forgets the records in memory, not the file.
+    it back. ``clear`` forgets the records in memory, not the file.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self._records: list[Exchange] = []
-        self._unchecked: list[tuple[int, Answer]] = []
-        self._lock = threading.Lock()
         self.path: Path | None = None
+        self._file: HistoryFile | None = None
         if path is not None:
             from stewrd_lab._history import HistoryFile
 
-            self._file: HistoryFile | None = HistoryFile(path)
+            self._file = HistoryFile(path)
             self.path = self._file.path
-        else:
-            self._file = None
 
     def add(self, record: Exchange, answer: Answer | None = None) -> None:
-        """Append ``record``; with ``answer``, check it before it is read."""
+        """Append ``record``; with ``answer``, with its verdict filled in."""
+        if answer is not None:
+            record = _with_verdict(record, answer)
         if self._file is not None:
-            # A file costs far more than the check: write the verdict too.
-            if answer is not None:
-                record = _with_verdict(record, answer)
-                answer = None
             self._file.append(record)
-
-        with self._lock:
-            if answer is not None:
-                self._unchecked.append((len(self._records), answer))
-            self._records.append(record)
-            if len(self._unchecked) >= _CHECK_BATCH:
-                self._check()
+        self._records.append(record)
 
     def clear(self) -> None:
-        with self._lock:
-            self._records.clear()
-            self._unchecked.clear()
+        self._records.clear()
 
     def frame(self) -> pd.DataFrame:
         """Return every record so far as a DataFrame (see :data:`DTYPES`)."""
-        return frame_from_records(self._checked())
-
-    def _checked(self) -> list[Exchange]:
-        with self._lock:
-            self._check()
-            return list(self._records)
-
-    def _check(self) -> None:
-        # The lock is held: no record moves while its verdict is written.
-        for index, answer in self._unchecked:
-            self._records[index] = _with_verdict(self._records[index], answer)
-        self._unchecked.clear()
+        return frame_from_records(list(self._records))
 
     def __iter__(self) -> Iterator[Exchange]:
-        return iter(self._checked())
+        return iter(list(self._records))
 
     def __len__(self) -> int:
         return len(self._records)
