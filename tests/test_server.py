@@ -664,6 +664,23 @@ def test_a_crash__answers_500_in_the_envelope(
             }
         },
     )
+    assert (answer.headers["connection"], answer.headers["x-stewrd-emulator"]) == (
+        "close",
+        "1",
+    )
+
+
+def test_a_crash__closes_the_connection_openly_so_the_next_request_is_answered(
+    serve: Callable[[Emulator], AbstractContextManager[Served]],
+) -> None:
+    # uvicorn closes the connection after a crash; with Connection: close
+    # the client knows, and sends the next request on a new connection.
+    with serve(_Broken()) as running, httpx.Client(base_url=running.base_url) as http:
+        answers = [http.post("/v1/sessions") for _ in range(3)]
+
+    assert [(a.status_code, a.headers["connection"]) for a in answers] == [
+        (500, "close")
+    ] * 3
 
 
 def test_hot_path__session_ids_and_body_are_what_uuid_and_json_give() -> None:
