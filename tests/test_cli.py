@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import functools
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from stewrd_lab import Emulator, Rules
-from stewrd_lab._cli import main
+from stewrd_lab._cli import _listen_advice, main
 
 GOLDEN = Path(__file__).parent / "data" / "tour-seed-0.txt"
 
@@ -118,3 +119,78 @@ def test_tour__ignores_a_target_in_the_environment(
     assert main(["tour"]) == 0
 
     assert capsys.readouterr().out == GOLDEN.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "eighty"])
+def test_serve__a_port_out_of_range_is_refused_before_serving(
+    port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["serve", "--port", port])
+
+    assert caught.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"stewrd-lab serve: error: argument --port: {port!r} is not a port; use "
+        "a whole number from 0 to 65535 (0 picks a free one)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "advice"),
+    [
+        (
+            "nonexistent.invalid",
+            "the host nonexistent.invalid does not resolve to an address; pick "
+            "another --host, such as 127.0.0.1.",
+        ),
+        (
+            # TEST-NET-1: reserved for documentation, never this machine's.
+            "192.0.2.1",
+            "192.0.2.1 is not an address of this machine; pick another --host, "
+            "such as 127.0.0.1.",
+        ),
+    ],
+)
+def test_serve__a_host_it_cannot_listen_on_gets_advice_about_the_host(
+    host: str, advice: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "stewrd_lab", "serve", "--host", host, "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert (result.returncode, result.stdout) == (2, "")
+    # The line before is uvicorn's log of the OS's error, worded by the OS.
+    assert result.stderr.splitlines()[-1] == (
+        f"stewrd-lab: could not serve on {host}:0: {advice}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("cause", "advice"),
+    [
+        (
+            PermissionError(errno.EACCES, "Permission denied"),
+            "stewrd-lab: could not serve on 127.0.0.1:80: port 80 needs "
+            "privileges this user lacks; pick a port above 1023, or --port 0 for "
+            "a free one.",
+        ),
+        (
+            OSError(errno.EMFILE, "Too many open files"),
+            "stewrd-lab: could not serve on 127.0.0.1:80; check --host and --port, "
+            "or use --port 0 for a free one.",
+        ),
+        (
+            None,
+            "stewrd-lab: could not serve on 127.0.0.1:80; check --host and --port, "
+            "or use --port 0 for a free one.",
+        ),
+    ],
+)
+def test_serve__other_listen_failures_get_fitting_advice(
+    cause: BaseException | None, advice: str
+) -> None:
+    # As root, a low port binds, so this cause is built rather than met.
+    assert _listen_advice("127.0.0.1", 80, cause) == advice

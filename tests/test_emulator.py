@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from stewrd_lab import EMULATOR_EPOCH, Clock, Emulator, Rules
+from stewrd_lab import EMULATOR_EPOCH, Clock, Emulator, Rules, UsageError
 from stewrd_lab._emulator import Reply
 
 
@@ -280,7 +282,7 @@ def test_concurrent_creates__never_pass_the_cap(emulator: Emulator) -> None:
 
 
 def test_add_project__unknown_plan_is_refused(emulator: Emulator) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(UsageError) as caught:
         emulator.add_project("enterprise")
 
     assert str(caught.value) == (
@@ -289,21 +291,24 @@ def test_add_project__unknown_plan_is_refused(emulator: Emulator) -> None:
 
 
 def test_add_project__duplicate_id_is_refused(emulator: Emulator) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(UsageError) as caught:
         emulator.add_project("dev", project_id="proj_dev")
 
     assert str(caught.value) == "A project with id 'proj_dev' already exists."
 
 
-def test_project__unknown_id_is_a_key_error(emulator: Emulator) -> None:
-    with pytest.raises(KeyError) as caught:
+def test_project__unknown_id_is_a_usage_error(emulator: Emulator) -> None:
+    with pytest.raises(UsageError) as caught:
         emulator.key_for("proj_nope")
 
-    assert caught.value.args == ("No project 'proj_nope' on this emulator.",)
+    assert str(caught.value) == (
+        "No project 'proj_nope' on this emulator; use a plan name or a project "
+        "id from its state() (GET /_emulator/state when served)."
+    )
 
 
 def test_rules__check_order_must_name_every_check() -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(UsageError) as caught:
         Rules(check_order=("plan",))
 
     assert str(caught.value) == (
@@ -328,10 +333,10 @@ def test_clock__frozen_until_advanced() -> None:
 
 
 def test_clock__refuses_to_go_back() -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(UsageError) as caught:
         Clock().advance(timedelta(seconds=-1))
 
-    assert str(caught.value) == "The clock only moves forward; got -1 day, 23:59:59."
+    assert str(caught.value) == "The clock only moves forward; got -1 seconds."
 
 
 def test_clock__ticking_follows_real_time() -> None:
@@ -343,7 +348,7 @@ def test_clock__ticking_follows_real_time() -> None:
 
 
 def test_clock__needs_an_aware_start() -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(UsageError) as caught:
         Clock(datetime(2030, 1, 1))
 
     assert str(caught.value) == "Clock start must be timezone-aware, such as UTC."
@@ -374,3 +379,186 @@ def test_rate_limit_switched_on_later__counts_from_then() -> None:
     ]
 
     assert statuses == [201, 201, 429]
+
+
+WHOLE_OR_NONE = "must be a whole number >= 0, or None for no limit, not"
+DURATION = "must be a timedelta longer than 0 and at most 366 days, not"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"rate_limit": "x"}, f"rate_limit {WHOLE_OR_NONE} 'x'."),
+        ({"rate_limit": -1}, f"rate_limit {WHOLE_OR_NONE} -1."),
+        ({"rate_limit": 1.5}, f"rate_limit {WHOLE_OR_NONE} 1.5."),
+        ({"session_cap": True}, f"session_cap {WHOLE_OR_NONE} True."),
+        (
+            {"rate_window": timedelta(days=10**7)},
+            f"rate_window {DURATION} datetime.timedelta(days=10000000).",
+        ),
+        (
+            {"rate_window": timedelta()},
+            f"rate_window {DURATION} datetime.timedelta(0).",
+        ),
+        ({"rate_window": 60}, f"rate_window {DURATION} 60."),
+        (
+            {"idle_expiry": timedelta(days=367)},
+            f"idle_expiry {DURATION} datetime.timedelta(days=367).",
+        ),
+        (
+            {"idle_expiry": timedelta(seconds=-1)},
+            f"idle_expiry {DURATION} datetime.timedelta(days=-1, seconds=86399).",
+        ),
+        ({"plan_rule": "gold"}, "plan_rule must be 'scale' or 'credits', not 'gold'."),
+        (
+            {"check_order": (1, 2, 3)},
+            "check_order must order exactly rate_limit, plan, session_cap; got "
+            "(1, 2, 3).",
+        ),
+        (
+            {"check_order": "plan"},
+            "check_order must order exactly rate_limit, plan, session_cap; got 'plan'.",
+        ),
+        (
+            {"check_order": ("plan", "plan", "rate_limit")},
+            "check_order must order exactly rate_limit, plan, session_cap; got "
+            "plan, plan, rate_limit.",
+        ),
+        ({"retry_after": "yes"}, "retry_after must be True or False, not 'yes'."),
+        ({"refuse_create_body": 1}, "refuse_create_body must be True or False, not 1."),
+        ({"max_body": -5}, "max_body must be a whole number of bytes >= 0, not -5."),
+        (
+            {"rate_limt": 5},
+            "Unknown rule 'rate_limt'; the rules are check_order, idle_expiry, "
+            "max_body, plan_rule, rate_limit, rate_window, refuse_create_body, "
+            "retry_after, session_cap.",
+        ),
+    ],
+)
+def test_configure__bad_rules_are_refused_and_change_nothing(
+    emulator: Emulator, changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        emulator.configure(**changes)
+
+    assert str(caught.value) == message
+    assert emulator.rules == Rules()
+    assert create(emulator, emulator.key_for("scale")).status == 201
+
+
+def test_rules__same_checks_when_built_directly() -> None:
+    with pytest.raises(UsageError) as caught:
+        Rules(rate_limit="x")  # type: ignore[arg-type]
+
+    assert str(caught.value) == f"rate_limit {WHOLE_OR_NONE} 'x'."
+
+
+def test_rules__the_widest_accepted_values_still_serve_requests() -> None:
+    emulator = Emulator(
+        rules=Rules(
+            rate_window=timedelta(days=366),
+            idle_expiry=timedelta(days=366),
+            rate_limit=10**30,
+            session_cap=0,
+            check_order=["session_cap", "plan", "rate_limit"],  # type: ignore[arg-type]
+        )
+    )
+
+    reply = create(emulator, emulator.key_for("scale"))
+
+    assert (reply.status, reply.json()) == (429, SEED_429)
+    assert emulator.rules.check_order == ("session_cap", "plan", "rate_limit")
+    assert emulator.state()["rules"]["rate_window_seconds"] == 31622400.0
+
+
+def test_advance__takes_seconds_as_a_number(emulator: Emulator) -> None:
+    assert emulator.advance(60) == EMULATOR_EPOCH + timedelta(minutes=1)
+    assert emulator.advance(0.5) == EMULATOR_EPOCH + timedelta(seconds=60.5)
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        (-1, "The clock only moves forward; got -1 seconds."),
+        (timedelta(minutes=-1), "The clock only moves forward; got -60 seconds."),
+        (math.inf, "The clock moves by a finite number of seconds, not inf."),
+        (math.nan, "The clock moves by a finite number of seconds, not nan."),
+        ("60", "The clock moves by a timedelta or a number of seconds, not '60'."),
+        (True, "The clock moves by a timedelta or a number of seconds, not True."),
+        (
+            1e308,
+            "The clock cannot pass 9000-01-01; moving 1e+308 seconds from "
+            "2026-01-01T00:00:00+00:00 would.",
+        ),
+        (10**400, "The clock cannot pass 9000-01-01; that many seconds would."),
+        (
+            timedelta(days=10**7),
+            "The clock cannot pass 9000-01-01; moving 8.64e+11 seconds from "
+            "2026-01-01T00:00:00+00:00 would.",
+        ),
+    ],
+)
+def test_advance__refuses_what_the_clock_cannot_do(
+    emulator: Emulator, amount: Any, message: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        emulator.advance(amount)
+
+    assert str(caught.value) == message
+    assert emulator.clock.now() == EMULATOR_EPOCH
+
+
+def test_advance__far_but_within_the_end_keeps_the_emulator_working(
+    emulator: Emulator,
+) -> None:
+    emulator.advance(timedelta(days=2_540_000))
+
+    assert create(emulator, emulator.key_for("scale")).status == 201
+    assert emulator.state()["now"] == "8980-04-14T00:00:00+00:00"
+
+
+def test_clock__start_must_be_within_the_supported_years() -> None:
+    with pytest.raises(UsageError) as caught:
+        Clock(datetime(9999, 12, 31, tzinfo=UTC))
+
+    assert str(caught.value) == (
+        "Clock start must lie from 1900-01-01 to before 9000-01-01 (UTC), not "
+        "9999-12-31T00:00:00+00:00."
+    )
+
+
+def test_add_project__automatic_ids_skip_taken_ones(emulator: Emulator) -> None:
+    emulator.add_project("dev", project_id="proj_5")
+
+    assert emulator.add_project("dev").id == "proj_6"
+    assert emulator.add_project("dev").id == "proj_7"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"plan": 5}, "Unknown plan 5: the documented plans are free, dev, scale."),
+        (
+            {"plan": "dev", "credits": -1},
+            "credits must be a whole number >= 0, not -1.",
+        ),
+        (
+            {"plan": "dev", "project_id": "a/b"},
+            "project_id must be a non-empty string without '/', or None for an "
+            "automatic id, not 'a/b'.",
+        ),
+        (
+            {"plan": "dev", "project_id": ""},
+            "project_id must be a non-empty string without '/', or None for an "
+            "automatic id, not ''.",
+        ),
+    ],
+)
+def test_add_project__bad_arguments_are_usage_errors(
+    emulator: Emulator, arguments: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        emulator.add_project(**arguments)
+
+    assert str(caught.value) == message
+    assert list(emulator.projects) == ["proj_free", "proj_dev", "proj_scale"]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +29,7 @@ from stewrd_lab import (
     Rules,
     UsageError,
 )
+from stewrd_lab._control import NOTE
 
 SEED_SPEC = Path(stewrd_lab.__file__).parent / "data" / "create-session-openapi.yaml"
 
@@ -180,7 +182,7 @@ def test_control_routes__state_lists_clock_rules_and_projects(fresh: Served) -> 
             {"seconds": -1},
             400,
             "invalid_control_request",
-            "The clock only moves forward; got -1.0 seconds. (This control "
+            "The clock only moves forward; got -1 seconds. (This control "
             "endpoint is emulator-specific.)",
         ),
         (
@@ -201,9 +203,115 @@ def test_control_routes__state_lists_clock_rules_and_projects(fresh: Served) -> 
             404,
             "project_not_found",
             "No project 'proj_nope' on this emulator; use a plan name or a "
-            "project id from GET /_emulator/state. (This control endpoint is "
-            "emulator-specific.)",
+            "project id from its state() (GET /_emulator/state when served). "
+            "(This control endpoint is emulator-specific.)",
         ),
+        *[
+            ("POST", path, body, 400, "invalid_control_request", f"{sentence} {NOTE}")
+            for path, body, sentence in [
+                (
+                    "/_emulator/configure",
+                    {"rate_window_seconds": 1e12},
+                    "rate_window_seconds must be a number of seconds more than 0 "
+                    "and at most 31622400 (366 days), not 1000000000000.0.",
+                ),
+                (
+                    "/_emulator/configure",
+                    {"idle_expiry_seconds": 1e12},
+                    "idle_expiry_seconds must be a number of seconds more than 0 "
+                    "and at most 31622400 (366 days), not 1000000000000.0.",
+                ),
+                (
+                    "/_emulator/configure",
+                    {"idle_expiry_seconds": 10**400},
+                    "idle_expiry_seconds must be a number of seconds more than 0 "
+                    f"and at most 31622400 (366 days), not {10**400!r}.",
+                ),
+                (
+                    "/_emulator/configure",
+                    {"rate_window_seconds": "60"},
+                    "rate_window_seconds must be a number of seconds more than 0 "
+                    "and at most 31622400 (366 days), not '60'.",
+                ),
+                (
+                    "/_emulator/configure",
+                    {"rate_limit": "x"},
+                    "rate_limit must be a whole number >= 0, or None for no "
+                    "limit, not 'x'.",
+                ),
+                (
+                    "/_emulator/configure",
+                    {"check_order": [1, 2, 3]},
+                    "check_order must order exactly rate_limit, plan, "
+                    "session_cap; got [1, 2, 3].",
+                ),
+                (
+                    "/_emulator/configure",
+                    {"check_order": [None]},
+                    "check_order must order exactly rate_limit, plan, "
+                    "session_cap; got [None].",
+                ),
+                (
+                    "/_emulator/configure",
+                    {"check_order": "plan"},
+                    "check_order must order exactly rate_limit, plan, "
+                    "session_cap; got 'plan'.",
+                ),
+                (
+                    "/_emulator/configure",
+                    {"retry_after": "yes"},
+                    "retry_after must be True or False, not 'yes'.",
+                ),
+                (
+                    "/_emulator/configure",
+                    {"max_body": 1.5},
+                    "max_body must be a whole number of bytes >= 0, not 1.5.",
+                ),
+                (
+                    "/_emulator/advance",
+                    {"seconds": 1e308},
+                    "The clock cannot pass 9000-01-01; moving 1e+308 seconds from "
+                    "2026-01-01T00:00:00+00:00 would.",
+                ),
+                (
+                    "/_emulator/advance",
+                    {"seconds": "60"},
+                    "The clock moves by a timedelta or a number of seconds, not '60'.",
+                ),
+                (
+                    "/_emulator/advance",
+                    {"seconds": 60, "minutes": 1},
+                    'The body must be {"seconds": <number>}, nothing else.',
+                ),
+                (
+                    "/_emulator/projects",
+                    {"plan": 5},
+                    "Unknown plan 5: the documented plans are free, dev, scale.",
+                ),
+                (
+                    "/_emulator/projects",
+                    {"plan": "dev", "credits": 1e3},
+                    "credits must be a whole number >= 0, not 1000.0.",
+                ),
+                (
+                    "/_emulator/projects",
+                    {"plan": "dev", "project_id": "a/b"},
+                    "project_id must be a non-empty string without '/', or None "
+                    "for an automatic id, not 'a/b'.",
+                ),
+                (
+                    "/_emulator/projects",
+                    {"plan": "dev", "owner": "me"},
+                    "Unknown field 'owner'; a project takes plan, credits and "
+                    "project_id.",
+                ),
+                (
+                    "/_emulator/projects",
+                    ["dev"],
+                    "The request body must be a JSON object.",
+                ),
+            ]
+        ],
     ],
 )
 def test_control_routes__refuse_bad_requests_in_the_envelope(
@@ -221,6 +329,41 @@ def test_control_routes__refuse_bad_requests_in_the_envelope(
         status,
         {"error": {"code": code, "message": message}},
     )
+    # A refused control changes nothing: the emulator still answers as new.
+    state = httpx.get(f"{fresh.base_url}/_emulator/state").json()
+    assert state == Emulator(seed=0).state()
+    key = fresh.emulator.key_for("scale")
+    created = httpx.post(
+        f"{fresh.base_url}/v1/sessions", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert created.status_code == 201
+
+
+def test_control_routes__a_body_that_is_not_json_is_refused(fresh: Served) -> None:
+    answer = httpx.post(f"{fresh.base_url}/_emulator/configure", content=b"{")
+
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {
+            "error": {
+                "code": "invalid_control_request",
+                "message": f"The request body is not valid JSON. {NOTE}",
+            }
+        },
+    )
+
+
+def test_control_routes__automatic_project_ids_skip_taken_ones(fresh: Served) -> None:
+    url = f"{fresh.base_url}/_emulator/projects"
+
+    chosen = httpx.post(url, json={"plan": "dev", "project_id": "proj_5"})
+    automatic = [httpx.post(url, json={"plan": "dev"}) for _ in range(2)]
+
+    assert chosen.status_code == 201
+    assert [(a.status_code, a.json()["id"]) for a in automatic] == [
+        (201, "proj_6"),
+        (201, "proj_7"),
+    ]
 
 
 def test_remote_emulator__has_the_embedded_method_names() -> None:
@@ -273,8 +416,101 @@ def test_remote_emulator__refusals_are_usage_errors(fresh: Served) -> None:
 
     assert str(caught.value) == (
         "No project 'gold' on this emulator; use a plan name or a project id "
-        "from GET /_emulator/state. (This control endpoint is emulator-specific.)"
+        "from its state() (GET /_emulator/state when served)."
     )
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda e: e.key_for("gold"),
+            "No project 'gold' on this emulator; use a plan name or a project id "
+            "from its state() (GET /_emulator/state when served).",
+        ),
+        (
+            lambda e: e.regenerate_key("gold"),
+            "No project 'gold' on this emulator; use a plan name or a project id "
+            "from its state() (GET /_emulator/state when served).",
+        ),
+        (
+            lambda e: e.active_sessions("gold"),
+            "No project 'gold' on this emulator; use a plan name or a project id "
+            "from its state() (GET /_emulator/state when served).",
+        ),
+        (
+            lambda e: e.add_project("gold"),
+            "Unknown plan 'gold': the documented plans are free, dev, scale.",
+        ),
+        (
+            lambda e: e.add_project("dev", project_id="proj_dev"),
+            "A project with id 'proj_dev' already exists.",
+        ),
+        (
+            lambda e: e.add_project("dev", credits=-1),
+            "credits must be a whole number >= 0, not -1.",
+        ),
+        (
+            lambda e: e.advance(-1),
+            "The clock only moves forward; got -1 seconds.",
+        ),
+        (
+            lambda e: e.advance(float("inf")),
+            "The clock moves by a finite number of seconds, not inf.",
+        ),
+        (
+            lambda e: e.advance("60"),
+            "The clock moves by a timedelta or a number of seconds, not '60'.",
+        ),
+        (
+            lambda e: e.advance(timedelta(days=10**7)),
+            "The clock cannot pass 9000-01-01; moving 8.64e+11 seconds from "
+            "2026-01-01T00:00:00+00:00 would.",
+        ),
+        (
+            lambda e: e.configure(rate_limit="x"),
+            "rate_limit must be a whole number >= 0, or None for no limit, not 'x'.",
+        ),
+        (
+            lambda e: e.configure(rate_window=timedelta(days=10**7)),
+            "rate_window must be a timedelta longer than 0 and at most 366 days, "
+            "not datetime.timedelta(days=10000000).",
+        ),
+        (
+            lambda e: e.configure(idle_expiry=60),
+            "idle_expiry must be a timedelta longer than 0 and at most 366 days, "
+            "not 60.",
+        ),
+        (
+            lambda e: e.configure(rate_limt=5),
+            "Unknown rule 'rate_limt'; the rules are check_order, idle_expiry, "
+            "max_body, plan_rule, rate_limit, rate_window, refuse_create_body, "
+            "retry_after, session_cap.",
+        ),
+    ],
+)
+def test_remote_emulator__misuse_raises_what_the_embedded_one_raises(
+    fresh: Served, call: Callable[[Any], object], message: str
+) -> None:
+    embedded = Emulator(seed=0)
+    with Client(embedded.key_for("scale"), base_url=fresh.base_url) as client:
+        assert isinstance(client.emulator, RemoteEmulator)
+        with pytest.raises(UsageError) as remote:
+            call(client.emulator)
+    with pytest.raises(UsageError) as local:
+        call(embedded)
+
+    assert (str(remote.value), str(local.value)) == (message, message)
+    assert fresh.emulator.state() == embedded.state() == Emulator(seed=0).state()
+
+
+def test_remote_emulator__advance_takes_seconds(fresh: Served) -> None:
+    with Client(Emulator(seed=0).key_for("scale"), base_url=fresh.base_url) as client:
+        assert isinstance(client.emulator, RemoteEmulator)
+        moved = client.emulator.advance(90)
+
+    assert moved.isoformat() == "2026-01-01T00:01:30+00:00"
+    assert fresh.emulator.clock.now() == moved
 
 
 def test_remote_emulator__names_a_target_that_is_no_emulator() -> None:
@@ -428,6 +664,23 @@ def test_a_crash__answers_500_in_the_envelope(
             }
         },
     )
+    assert (answer.headers["connection"], answer.headers["x-stewrd-emulator"]) == (
+        "close",
+        "1",
+    )
+
+
+def test_a_crash__closes_the_connection_openly_so_the_next_request_is_answered(
+    serve: Callable[[Emulator], AbstractContextManager[Served]],
+) -> None:
+    # uvicorn closes the connection after a crash; with Connection: close
+    # the client knows, and sends the next request on a new connection.
+    with serve(_Broken()) as running, httpx.Client(base_url=running.base_url) as http:
+        answers = [http.post("/v1/sessions") for _ in range(3)]
+
+    assert [(a.status_code, a.headers["connection"]) for a in answers] == [
+        (500, "close")
+    ] * 3
 
 
 def test_hot_path__session_ids_and_body_are_what_uuid_and_json_give() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -97,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=8000,
         help="port to listen on; 0 picks a free one (default: 8000)",
     )
@@ -129,6 +131,44 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
     return parser
+
+
+def _port(text: str) -> int:
+    """A TCP port for argparse: 0 to 65535, where 0 asks for a free one."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port; use a whole number from 0 to 65535 "
+            "(0 picks a free one)"
+        )
+    return port
+
+
+def _listen_advice(host: str, port: int, cause: BaseException | None) -> str:
+    """One sentence on why uvicorn could not listen, from the OS's error."""
+    where = f"stewrd-lab: could not serve on {host}:{port}"
+    if isinstance(cause, socket.gaierror):
+        return (
+            f"{where}: the host {host} does not resolve to an address; pick "
+            "another --host, such as 127.0.0.1."
+        )
+    code = getattr(cause, "errno", None)
+    if code == errno.EADDRNOTAVAIL:
+        return (
+            f"{where}: {host} is not an address of this machine; pick another "
+            "--host, such as 127.0.0.1."
+        )
+    if code == errno.EACCES:
+        return (
+            f"{where}: port {port} needs privileges this user lacks; pick a port "
+            "above 1023, or --port 0 for a free one."
+        )
+    if code == errno.EADDRINUSE:
+        return f"{where}; pick another --port, or --port 0 for a free one."
+    return f"{where}; check --host and --port, or use --port 0 for a free one."
 
 
 def _probe(args: argparse.Namespace) -> int:
@@ -226,13 +266,10 @@ def _serve(args: argparse.Namespace) -> int:
     )
     try:
         server.run()
-    except SystemExit:
-        # uvicorn exits when it cannot listen, after logging the OS's reason.
-        print(
-            f"stewrd-lab: could not serve on {args.host}:{args.port}; pick another "
-            "--port, or --port 0 for a free one.",
-            file=sys.stderr,
-        )
+    except SystemExit as exc:
+        # uvicorn exits when it cannot listen, after logging the OS's reason;
+        # it exits inside its handler of that OSError, the exit's context.
+        print(_listen_advice(args.host, args.port, exc.__context__), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         # uvicorn shuts down gracefully, then raises the signal it caught

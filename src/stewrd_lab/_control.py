@@ -6,7 +6,7 @@ same names as the :class:`~stewrd_lab.Emulator` methods they call.
 
 - ``GET /_emulator/state``: ``state()``
 - ``POST /_emulator/reset``: ``reset()``
-- ``POST /_emulator/advance`` with ``{"seconds": 60}``: ``advance(timedelta)``
+- ``POST /_emulator/advance`` with ``{"seconds": 60}``: ``advance(60)``
 - ``POST /_emulator/configure`` with ``{"rate_limit": null}``:
   ``configure(**changes)`` (durations as ``rate_window_seconds`` and
   ``idle_expiry_seconds``)
@@ -19,7 +19,10 @@ same names as the :class:`~stewrd_lab.Emulator` methods they call.
 
 Every answer is JSON with ``"emulator_specific": true``; refusals use the
 API's error envelope with the codes ``invalid_control_request`` (400) and
-``project_not_found`` (404). Limits: the routes need no key and count toward
+``project_not_found`` (404), and the sentence the in-process method raises
+as :class:`~stewrd_lab.UsageError`, followed by a note that the route is
+emulator-specific. Durations travel as seconds, more than 0 and at most
+31622400 (366 days). Limits: the routes need no key and count toward
 no rate limit, so anyone who can reach a served emulator can drive it; serve
 it on 127.0.0.1 (the default) unless that is what you want.
 """
@@ -30,26 +33,31 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from stewrd_lab._emulator import Reply, Rules, _error, _json
+from stewrd_lab._emulator import MAX_DURATION, Reply, Rules, _error, _json
+from stewrd_lab._errors import UsageError
 
 if TYPE_CHECKING:
     from stewrd_lab._emulator import Emulator, Project
 
-__all__ = ["control", "project_payload", "rules_changes", "rules_payload"]
+__all__ = ["NOTE", "control", "project_payload", "rules_changes", "rules_payload"]
 
-_NOTE = "(This control endpoint is emulator-specific.)"
+NOTE = "(This control endpoint is emulator-specific.)"
+"""What every refusal of a control route ends with, after the sentence."""
 
-# How each rule travels as JSON: its JSON name and the accepted types.
+# The rules whose JSON name differs: durations travel as seconds.
 _DURATIONS = {
     "rate_window": "rate_window_seconds",
     "idle_expiry": "idle_expiry_seconds",
 }
-_OPTIONAL_INTS = ("session_cap", "rate_limit")
-_BOOLS = ("retry_after", "refuse_create_body")
 
 
 def control(emulator: Emulator, route: str, param: str, body: bytes) -> Reply:
-    """Answer one request to a control route (method already checked)."""
+    """Answer one request to a control route (method already checked).
+
+    Every refusal is a :class:`UsageError` raised by the checks here or by
+    the emulator's own methods, so curl gets the sentence Python would;
+    anything else is a bug and reaches the server's 500.
+    """
     try:
         payload = _object(body)
         if route == "/_emulator/state":
@@ -58,7 +66,7 @@ def control(emulator: Emulator, route: str, param: str, body: bytes) -> Reply:
             emulator.reset()
             return _ok(200, emulator.state())
         if route == "/_emulator/advance":
-            now = emulator.advance(timedelta(seconds=_seconds(payload)))
+            now = emulator.advance(_seconds(payload))
             return _ok(200, {"object": "emulator.clock", "now": now.isoformat()})
         if route == "/_emulator/configure":
             rules = emulator.configure(**rules_changes(payload))
@@ -66,20 +74,16 @@ def control(emulator: Emulator, route: str, param: str, body: bytes) -> Reply:
         if route == "/_emulator/projects":
             project = _add_project(emulator, payload)
             return _ok(201, project_payload(project, 0))
+    except UsageError as exc:
+        return _error(400, "invalid_control_request", f"{exc} {NOTE}")
 
+    try:
         project = emulator.project(param)
-        if route.endswith("/regenerate-key"):
-            emulator.regenerate_key(project.id)
-        return _ok(200, project_payload(project, emulator.active_sessions(project.id)))
-    except KeyError:
-        return _error(
-            404,
-            "project_not_found",
-            f"No project {param!r} on this emulator; use a plan name or a "
-            f"project id from GET /_emulator/state. {_NOTE}",
-        )
-    except (ValueError, TypeError, OverflowError) as exc:
-        return _error(400, "invalid_control_request", f"{exc} {_NOTE}")
+    except UsageError as exc:
+        return _error(404, "project_not_found", f"{exc} {NOTE}")
+    if route.endswith("/regenerate-key"):
+        emulator.regenerate_key(project.id)
+    return _ok(200, project_payload(project, emulator.active_sessions(project.id)))
 
 
 def state_payload(emulator: Emulator) -> dict[str, Any]:
@@ -124,52 +128,52 @@ def rules_payload(rules: Rules) -> dict[str, Any]:
 
 
 def rules_changes(payload: dict[str, Any]) -> dict[str, Any]:
-    """Turn JSON rule changes into ``Rules`` keyword arguments, or raise."""
+    """Turn JSON rule changes into ``Rules`` keyword arguments, or raise.
+
+    Only the JSON names and the durations (seconds) are checked here;
+    :class:`Rules` checks every value itself.
+    """
     names = {_DURATIONS.get(name, name): name for name in Rules.__dataclass_fields__}
     changes: dict[str, Any] = {}
     for key, value in payload.items():
         name = names.get(key)
         if name is None:
-            raise ValueError(
+            raise UsageError(
                 f"Unknown rule {key!r}; the rules are {', '.join(sorted(names))}."
             )
 
         if name in _DURATIONS:
-            value = timedelta(seconds=_number(key, value))
-        elif (name in _OPTIONAL_INTS and value is not None) or name == "max_body":
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{key} must be a whole number >= 0, not {value!r}.")
-        elif name in _BOOLS and not isinstance(value, bool):
-            raise ValueError(f"{key} must be true or false, not {value!r}.")
-        elif name == "check_order":
-            if not isinstance(value, list):
-                raise ValueError(f"check_order must be a list, not {value!r}.")
-            value = tuple(value)
+            value = _duration(key, value)
         changes[name] = value
     return changes
+
+
+def _duration(key: str, value: Any) -> timedelta:
+    limit = MAX_DURATION.total_seconds()
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    # Comparisons, not float(): a huge JSON integer cannot overflow them.
+    if not number or not 0 < value <= limit:
+        raise UsageError(
+            f"{key} must be a number of seconds more than 0 and at most "
+            f"{limit:.0f} (366 days), not {value!r}."
+        )
+    return timedelta(seconds=value)
 
 
 def _add_project(emulator: Emulator, payload: dict[str, Any]) -> Project:
     unknown = sorted(set(payload) - {"plan", "credits", "project_id"})
     if unknown:
-        raise ValueError(
+        raise UsageError(
             f"Unknown field {unknown[0]!r}; a project takes plan, credits and "
             "project_id."
         )
 
-    plan, credits = payload.get("plan"), payload.get("credits", 0)
-    project_id = payload.get("project_id")
-    if not isinstance(plan, str):
-        raise ValueError(f'"plan" must be a plan name, not {plan!r}.')
-    if not isinstance(credits, int) or isinstance(credits, bool) or credits < 0:
-        raise ValueError(f'"credits" must be a whole number >= 0, not {credits!r}.')
-    if project_id is not None and (not isinstance(project_id, str) or not project_id):
-        raise ValueError(
-            f'"project_id" must be a non-empty string, not {project_id!r}.'
-        )
-    if project_id is not None and "/" in project_id:
-        raise ValueError(f'"project_id" cannot hold "/", as in {project_id!r}.')
-    return emulator.add_project(plan, credits=credits, project_id=project_id)
+    plan: Any = payload.get("plan")  # add_project refuses a plan that is no str
+    return emulator.add_project(
+        plan,
+        credits=payload.get("credits", 0),
+        project_id=payload.get("project_id"),
+    )
 
 
 def _object(body: bytes) -> dict[str, Any]:
@@ -178,27 +182,17 @@ def _object(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):
-        raise ValueError("The request body is not valid JSON.") from None
+        raise UsageError("The request body is not valid JSON.") from None
     if not isinstance(payload, dict):
-        raise ValueError("The request body must be a JSON object.")
+        raise UsageError("The request body must be a JSON object.")
     return payload
 
 
-def _seconds(payload: dict[str, Any]) -> float:
+def _seconds(payload: dict[str, Any]) -> Any:
+    # The emulator checks the amount itself, as it does for Python callers.
     if set(payload) != {"seconds"}:
-        raise ValueError('The body must be {"seconds": <number>}, nothing else.')
-    seconds = _number("seconds", payload["seconds"])
-    if seconds < 0:
-        raise ValueError(f"The clock only moves forward; got {seconds} seconds.")
-    return seconds
-
-
-def _number(key: str, value: Any) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise ValueError(f"{key} must be a number of seconds, not {value!r}.")
-    if not float("-inf") < value < float("inf"):
-        raise ValueError(f"{key} must be finite, not {value!r}.")
-    return float(value)
+        raise UsageError('The body must be {"seconds": <number>}, nothing else.')
+    return payload["seconds"]
 
 
 def _ok(status: int, payload: dict[str, Any]) -> Reply:

@@ -44,6 +44,8 @@ Where they are silent, it decides, and every such decision is marked
   itself (clock, reset, projects, keys, rules, state): see
   :mod:`stewrd_lab._control`. The Stewrd API has no such routes. They need
   no key and never count toward a rate limit.
+- [emulator-specific] The clock starts between 1900 and 9000 and never moves
+  past 9000-01-01; an ``advance`` that would is refused.
 - The docs contradict themselves on who may create sessions: the seed says
   the Scale plan (the default, ``Rules.plan_rule="scale"``); the sessions
   guide says accounts with purchased credits (``plan_rule="credits"``).
@@ -59,6 +61,7 @@ is made to tick with the wall clock), so two runs give the same bytes.
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
 from collections import deque
@@ -68,6 +71,7 @@ from math import ceil
 from time import monotonic
 from typing import Any, Literal, NamedTuple
 
+from stewrd_lab._errors import UsageError
 from stewrd_lab._keys import EMULATOR_KEY_PREFIX, redact_key
 
 __all__ = ["EMULATOR_EPOCH", "PLANS", "Clock", "Emulator", "Project", "Reply", "Rules"]
@@ -77,6 +81,15 @@ PLANS = ("free", "dev", "scale")
 
 EMULATOR_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 """Where a new emulator's clock starts."""
+
+# [emulator-specific] The clock starts no earlier and never passes the end,
+# so every date the emulator computes (a window's start, an expiry) stays
+# within what datetime can hold.
+CLOCK_BEGIN = datetime(1900, 1, 1, tzinfo=UTC)
+CLOCK_END = datetime(9000, 1, 1, tzinfo=UTC)
+
+MAX_DURATION = timedelta(days=366)
+"""The longest rate window or idle expiry ``Rules`` accepts."""
 
 CHECKS = ("rate_limit", "plan", "session_cap")
 
@@ -107,6 +120,12 @@ class Rules:
     ``session_cap`` and ``rate_limit`` accept ``None`` to switch the limit
     off (for a benchmark, say). The messages keep the documented numbers
     whatever the limits are set to, as the API's fixed text would.
+
+    Every value is checked when the rules are made (``configure`` included),
+    and a bad one raises :class:`~stewrd_lab.UsageError`: limits and
+    ``max_body`` are whole numbers >= 0, durations are ``timedelta`` longer
+    than 0 and at most 366 days, switches are ``True`` or ``False``, and
+    ``check_order`` (a tuple, or a list taken as one) names each check once.
     """
 
     session_cap: int | None = 10
@@ -120,15 +139,100 @@ class Rules:
     refuse_create_body: bool = True
 
     def __post_init__(self) -> None:
-        if sorted(self.check_order) != sorted(CHECKS):
-            raise ValueError(
-                f"check_order must order exactly {', '.join(CHECKS)}; "
-                f"got {', '.join(self.check_order) or 'nothing'}."
-            )
+        # Checked here, so a bad rule is refused where it is set (by Python
+        # or through POST /_emulator/configure) and never breaks a request.
+        for name in ("session_cap", "rate_limit"):
+            value = getattr(self, name)
+            if value is not None and not _is_whole(value):
+                raise UsageError(
+                    f"{name} must be a whole number >= 0, or None for no limit, "
+                    f"not {value!r}."
+                )
+        for name in ("rate_window", "idle_expiry"):
+            value = getattr(self, name)
+            if not isinstance(value, timedelta) or not (
+                timedelta() < value <= MAX_DURATION
+            ):
+                raise UsageError(
+                    f"{name} must be a timedelta longer than 0 and at most 366 "
+                    f"days, not {value!r}."
+                )
         if self.plan_rule not in ("scale", "credits"):
-            raise ValueError(
+            raise UsageError(
                 f"plan_rule must be 'scale' or 'credits', not {self.plan_rule!r}."
             )
+
+        order = self.check_order
+        named = isinstance(order, tuple | list) and all(
+            isinstance(check, str) for check in order
+        )
+        if not named or sorted(order) != sorted(CHECKS):
+            raise UsageError(
+                f"check_order must order exactly {', '.join(CHECKS)}; got "
+                f"{_shown_order(order)}."
+            )
+        # A list is taken as the tuple it stands for, so Rules stay hashable.
+        object.__setattr__(self, "check_order", tuple(order))
+
+        for name in ("retry_after", "refuse_create_body"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise UsageError(f"{name} must be True or False, not {value!r}.")
+        if not _is_whole(self.max_body):
+            raise UsageError(
+                f"max_body must be a whole number of bytes >= 0, not {self.max_body!r}."
+            )
+
+
+def changed_rules(rules: Rules, changes: dict[str, Any]) -> Rules:
+    """``rules`` with ``changes`` applied, or :class:`UsageError` naming why not."""
+    unknown = sorted(set(changes) - set(Rules.__dataclass_fields__))
+    if unknown:
+        raise UsageError(
+            f"Unknown rule {unknown[0]!r}; the rules are "
+            f"{', '.join(sorted(Rules.__dataclass_fields__))}."
+        )
+    return replace(rules, **changes)
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _shown_order(order: object) -> str:
+    if isinstance(order, tuple | list) and all(isinstance(c, str) for c in order):
+        return ", ".join(order) or "nothing"
+    return repr(order)
+
+
+def clock_seconds(amount: object) -> float:
+    """Seconds to move a clock by, from a ``timedelta`` or a number, or raise.
+
+    The embedded emulator, the control route and the served emulator's
+    Python controls all check an amount here, so they refuse it alike.
+    """
+    if isinstance(amount, timedelta):
+        seconds = amount.total_seconds()
+    elif isinstance(amount, int | float) and not isinstance(amount, bool):
+        try:
+            seconds = float(amount)
+        except OverflowError:
+            # An int past float's range: far more than the clock can move.
+            raise UsageError(
+                f"The clock cannot pass {CLOCK_END.date()}; that many seconds would."
+            ) from None
+    else:
+        raise UsageError(
+            f"The clock moves by a timedelta or a number of seconds, not {amount!r}."
+        )
+
+    if not math.isfinite(seconds):
+        raise UsageError(
+            f"The clock moves by a finite number of seconds, not {seconds!r}."
+        )
+    if seconds < 0:
+        raise UsageError(f"The clock only moves forward; got {seconds:g} seconds.")
+    return seconds
 
 
 class Clock:
@@ -143,7 +247,12 @@ class Clock:
         self, start: datetime = EMULATOR_EPOCH, *, ticking: bool = False
     ) -> None:
         if start.tzinfo is None:
-            raise ValueError("Clock start must be timezone-aware, such as UTC.")
+            raise UsageError("Clock start must be timezone-aware, such as UTC.")
+        if not CLOCK_BEGIN <= start < CLOCK_END:
+            raise UsageError(
+                f"Clock start must lie from {CLOCK_BEGIN.date()} to before "
+                f"{CLOCK_END.date()} (UTC), not {start.isoformat()}."
+            )
         self._start = start
         self._offset = timedelta()
         self._ticking = ticking
@@ -159,11 +268,23 @@ class Clock:
             now += timedelta(seconds=monotonic() - self._origin)
         return now
 
-    def advance(self, delta: timedelta) -> datetime:
-        """Move the clock forward by ``delta`` and return the new time."""
-        if delta < timedelta():
-            raise ValueError(f"The clock only moves forward; got {delta}.")
-        self._offset += delta
+    def advance(self, delta: timedelta | float) -> datetime:
+        """Move the clock forward and return the new time.
+
+        ``delta`` is a ``timedelta`` or a number of seconds (``advance(60)``).
+        Limits: it cannot be negative, and the clock never passes
+        9000-01-01 (UTC), so the emulator's dates stay representable.
+        """
+        seconds = clock_seconds(delta)
+        now = self.now()
+        if seconds > (CLOCK_END - now).total_seconds():
+            raise UsageError(
+                f"The clock cannot pass {CLOCK_END.date()}; moving {seconds:g} "
+                f"seconds from {now.isoformat()} would."
+            )
+        self._offset += (
+            delta if isinstance(delta, timedelta) else timedelta(seconds=seconds)
+        )
         return self.now()
 
     def reset(self) -> None:
@@ -248,24 +369,47 @@ class Emulator:
                 self.add_project(plan, credits=credits, project_id=f"proj_{plan}")
 
     def configure(self, **changes: Any) -> Rules:
-        """Switch rules on the fly, for example ``configure(plan_rule="credits")``."""
+        """Switch rules on the fly, for example ``configure(plan_rule="credits")``.
+
+        A change :class:`Rules` refuses raises :class:`UsageError` and
+        leaves the rules as they were.
+        """
         with self._lock:
-            self.rules = replace(self.rules, **changes)
+            self.rules = changed_rules(self.rules, changes)
             return self.rules
 
     def add_project(
         self, plan: str, *, credits: int = 0, project_id: str | None = None
     ) -> Project:
-        """Create a project on ``plan`` and return it (its key is ``.key``)."""
-        if plan not in PLANS:
-            raise ValueError(
+        """Create a project on ``plan`` and return it (its key is ``.key``).
+
+        Without ``project_id`` the project gets the first free id of
+        ``proj_4``, ``proj_5``, ... (counting the projects there are).
+        """
+        if not isinstance(plan, str) or plan not in PLANS:
+            raise UsageError(
                 f"Unknown plan {plan!r}: the documented plans are {', '.join(PLANS)}."
+            )
+        if not _is_whole(credits):
+            raise UsageError(f"credits must be a whole number >= 0, not {credits!r}.")
+        if project_id is not None and (
+            not isinstance(project_id, str) or not project_id or "/" in project_id
+        ):
+            raise UsageError(
+                "project_id must be a non-empty string without '/', or None for "
+                f"an automatic id, not {project_id!r}."
             )
 
         with self._lock:
-            project_id = project_id or f"proj_{len(self.projects) + 1}"
+            if project_id is None:
+                # Counting from the number of projects keeps ids short; an id
+                # a user took already is skipped, not reused.
+                number = len(self.projects) + 1
+                while f"proj_{number}" in self.projects:
+                    number += 1
+                project_id = f"proj_{number}"
             if project_id in self.projects:
-                raise ValueError(f"A project with id {project_id!r} already exists.")
+                raise UsageError(f"A project with id {project_id!r} already exists.")
 
             project = Project(project_id, plan, credits, self._new_key())
             self.projects[project_id] = project
@@ -275,11 +419,16 @@ class Emulator:
     def project(self, plan_or_id: str) -> Project:
         """Return a project by id, or the default project of a plan."""
         with self._lock:
-            found = self.projects.get(plan_or_id) or self.projects.get(
-                f"proj_{plan_or_id}"
-            )
+            found = None
+            if isinstance(plan_or_id, str):
+                found = self.projects.get(plan_or_id) or self.projects.get(
+                    f"proj_{plan_or_id}"
+                )
         if found is None:
-            raise KeyError(f"No project {plan_or_id!r} on this emulator.")
+            raise UsageError(
+                f"No project {plan_or_id!r} on this emulator; use a plan name or a "
+                "project id from its state() (GET /_emulator/state when served)."
+            )
         return found
 
     def key_for(self, plan_or_id: str) -> str:
@@ -299,8 +448,12 @@ class Emulator:
             self._by_key[project.key] = project
             return project.key
 
-    def advance(self, delta: timedelta) -> datetime:
-        """Move the emulator's clock forward; sessions and windows age with it."""
+    def advance(self, delta: timedelta | float) -> datetime:
+        """Move the emulator's clock forward; sessions and windows age with it.
+
+        ``delta`` is a ``timedelta`` or a number of seconds; see
+        :meth:`Clock.advance` for what is refused.
+        """
         with self._lock:
             return self.clock.advance(delta)
 

@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 import httpx
 
-from stewrd_lab._control import rules_changes
-from stewrd_lab._emulator import Project, Rules
+from stewrd_lab._control import NOTE, rules_changes
+from stewrd_lab._emulator import Project, Rules, changed_rules, clock_seconds
 from stewrd_lab._errors import ConnectError, UsageError
 
 __all__ = ["RemoteEmulator"]
@@ -35,7 +35,8 @@ class RemoteEmulator:
     A :class:`~stewrd_lab.Client` whose target is a served emulator has one
     as ``client.emulator``. A refused control (unknown plan or project, a
     backwards clock) raises :class:`~stewrd_lab.UsageError` with the
-    server's sentence; an unreachable server raises
+    sentence the embedded emulator would give (amounts and rules are
+    checked before anything is sent); an unreachable server raises
     :class:`~stewrd_lab.ConnectError`.
     """
 
@@ -51,15 +52,22 @@ class RemoteEmulator:
         """Forget every project and session, and start over from the seed."""
         self._call("POST", "/_emulator/reset")
 
-    def advance(self, delta: timedelta) -> datetime:
-        """Move the served emulator's clock forward and return the new time."""
-        payload = self._call(
-            "POST", "/_emulator/advance", {"seconds": delta.total_seconds()}
-        )
+    def advance(self, delta: timedelta | float) -> datetime:
+        """Move the served emulator's clock forward and return the new time.
+
+        ``delta`` is a ``timedelta`` or a number of seconds, as for
+        :meth:`Emulator.advance`.
+        """
+        seconds = clock_seconds(delta)
+        payload = self._call("POST", "/_emulator/advance", {"seconds": seconds})
         return datetime.fromisoformat(payload["now"])
 
     def configure(self, **changes: Any) -> Rules:
         """Switch rules on the served emulator, as :meth:`Emulator.configure`."""
+        # Checked here first, so a bad change gets the embedded sentence,
+        # in Python's names, not the one for JSON names.
+        changed_rules(Rules(), changes)
+
         body: dict[str, Any] = {}
         for name, value in changes.items():
             if isinstance(value, timedelta):
@@ -122,7 +130,10 @@ class RemoteEmulator:
         envelope = payload.get("error") if isinstance(payload, dict) else None
         code = envelope.get("code") if isinstance(envelope, dict) else None
         if code in ("invalid_control_request", "project_not_found"):
-            raise UsageError(str(envelope["message"]))  # type: ignore[index]
+            # Without the note for curl users, the sentence is the one the
+            # embedded emulator raises for the same call.
+            message = str(envelope["message"])  # type: ignore[index]
+            raise UsageError(message.removesuffix(f" {NOTE}"))
         raise UsageError(
             f"{self.base_url} answered {response.status_code} to {method} {path}; "
             "it does not look like a served stewrd-lab emulator (start one with "

@@ -15,7 +15,8 @@ What the server adds, all [emulator-specific]:
   the error envelope (uvicorn would answer in plain text), and the
   connection is closed.
 - A crash inside the app answers 500 ``internal_error`` in the envelope
-  (starlette's ``ServerErrorMiddleware``, the app's one layer).
+  (starlette's ``ServerErrorMiddleware``, the app's one layer), with
+  ``Connection: close``: the connection is closed after it.
 
 Limits: one process holds the state, so run one worker (several would each
 have their own projects and sessions). Headers are not bounded in size by
@@ -91,10 +92,12 @@ def create_app(
             "The emulator failed on this request; this is a bug in stewrd-lab. "
             "(This 500 is emulator-specific.)",
         )
+        # uvicorn closes the connection after a crash; saying so lets a
+        # keep-alive client open a new one instead of failing on this one.
         return Response(
             content,
             500,
-            headers={"x-stewrd-emulator": "1"},
+            headers={"x-stewrd-emulator": "1", "connection": "close"},
             media_type="application/json",
         )
 
