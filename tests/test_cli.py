@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import stewrd_lab
 from stewrd_lab import Emulator, Rules
 from stewrd_lab._cli import _listen_advice, main
 
@@ -194,3 +195,25 @@ def test_serve__other_listen_failures_get_fitting_advice(
 ) -> None:
     # As root, a low port binds, so this cause is built rather than met.
     assert _listen_advice("127.0.0.1", 80, cause) == advice
+
+
+def test_unknown_arguments__never_echo_a_key_whole(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    key = "sk-stw_" + "Q" * 32
+
+    with pytest.raises(SystemExit) as caught:
+        main(["probe", "--api-key", key])
+
+    assert caught.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "stewrd-lab: error: unrecognized arguments: --api-key sk-stw_…QQQQ"
+    )
+
+
+def test_version__names_the_package(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--version"])
+
+    assert caught.value.code == 0
+    assert capsys.readouterr().out == f"stewrd-lab {stewrd_lab.__version__}\n"

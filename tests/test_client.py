@@ -557,13 +557,34 @@ def test_unencodable_message__names_the_message_not_the_key(client: Client) -> N
     assert client.history()["error"].tolist() == ["", "UsageError"]
 
 
-def test_base_url_with_credentials__is_refused_without_echoing_them() -> None:
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://user:{LIVE_KEY}@127.0.0.1:9",
+        f"http://127.0.0.1:9/{LIVE_KEY}",
+        f"http://127.0.0.1:9/?k={LIVE_KEY}",
+        f"http://127.0.0.1:9#{LIVE_KEY}",
+    ],
+    ids=["userinfo", "path", "query", "fragment"],
+)
+def test_base_url_holding_a_key__is_refused_without_echoing_it(url: str) -> None:
     with pytest.raises(UsageError) as caught:
-        Client(base_url=f"http://user:{LIVE_KEY}@127.0.0.1:9")
+        Client(base_url=url)
 
     assert str(caught.value) == (
-        "The base URL must not hold a user name or password (user:pass@); "
-        "pass the key as api_key or STEWRD_API_KEY instead."
+        "The base URL must not hold a user name, password or key; pass the "
+        "key as api_key or STEWRD_API_KEY instead."
+    )
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/?x=1", "http://127.0.0.1:9/#top"])
+def test_base_url_with_a_query_or_fragment__is_refused(url: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        Client(LIVE_KEY, base_url=url)
+
+    assert str(caught.value) == (
+        "The base URL must not have a query (?...) or fragment (#...); use the "
+        "API's address alone, such as https://api.stewrd.dev."
     )
 
 
@@ -623,3 +644,33 @@ def test_emulator_specific_code__is_named_as_the_emulators_own(
         "(This 405 is emulator-specific.) The code is the emulator's own: the "
         "API documents no answer for this case."
     )
+
+
+def test_session_id_echoing_the_key__is_not_a_session() -> None:
+    client = remote(
+        lambda request: httpx.Response(
+            201,
+            json={"id": request.headers["authorization"], "object": "session"},
+        )
+    )
+
+    with pytest.raises(UnexpectedResponseError) as caught:
+        client.create_session()
+
+    assert str(caught.value) == (
+        "https://api.stewrd.dev answered 201 but the body is not a session: "
+        "application/json, starting "
+        '\'{"id":"Bearer sk-stw_…7777","object":"session"}\'.'
+    )
+    assert client.history()["session_id"].tolist() == [pd.NA]
+
+
+def test_empty_session_id__is_a_usage_error_and_a_row(client: Client) -> None:
+    with pytest.raises(UsageError) as caught:
+        client.send_message("", "hello")
+
+    assert str(caught.value) == (
+        "The session id must be a non-empty str; got ''. Use the id of a "
+        "session from create_session()."
+    )
+    assert client.history()["error"].tolist() == ["UsageError"]

@@ -9,6 +9,10 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
+
+from stewrd_lab import __version__
+from stewrd_lab._keys import scrub_keys
 
 __all__ = ["main"]
 
@@ -18,8 +22,22 @@ emulator unless told otherwise: no network, no key, no real sessions.
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that its error messages never quote a key whole.
+
+    An unknown option echoes the words after it, and those may be a key
+    pasted on the command line.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        super().error(scrub_keys(message))
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stewrd-lab", description=DESCRIPTION)
+    parser = _Parser(prog="stewrd-lab", description=DESCRIPTION)
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     tour = commands.add_parser(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
 import socket
 import ssl
 from collections.abc import Callable
@@ -40,7 +39,14 @@ from stewrd_lab._errors import (
     UnexpectedResponseError,
     UsageError,
 )
-from stewrd_lab._keys import EMULATOR_KEY_PREFIX, describe_key, redact_key
+from stewrd_lab._keys import (
+    EMULATOR_KEY_PREFIX,
+    KEY_PATTERN,
+    KEY_PREFIX,
+    describe_key,
+    redact_key,
+    scrub_keys,
+)
 from stewrd_lab._recording import Exchange, Recorder
 from stewrd_lab._remote import RemoteEmulator
 from stewrd_lab._retry import RetryPolicy, _Plan
@@ -279,6 +285,13 @@ class Client:
     ) -> tuple[str, dict[str, str]]:
         """The path and body of a message, or a recorded :class:`UsageError`."""
         path = f"/v1/sessions/{quote(str(session_id), safe='')}/messages"
+        if not isinstance(session_id, str) or not session_id:
+            error = UsageError(
+                f"The session id must be a non-empty str; got {session_id!r}. "
+                "Use the id of a session from create_session()."
+            )
+            self._record("POST", path, header, perf_counter(), error=error)
+            raise error
         if not isinstance(message, str):
             error = UsageError(
                 f"The message must be a str, not {type(message).__name__}; "
@@ -519,11 +532,18 @@ def _remote_target(base_url: str, api_key: str | None) -> Target:
             f"The base URL must be an http or https URL such as "
             f"{DEFAULT_BASE_URL}; got {_scrub(base_url)!r}."
         )
-    if url.userinfo:
-        # Said without the URL: its user part may be the key itself.
+    if url.userinfo or KEY_PATTERN.search(base_url):
+        # Said without the URL: the part that is wrong may be the key itself.
         raise UsageError(
-            "The base URL must not hold a user name or password (user:pass@); "
-            "pass the key as api_key or STEWRD_API_KEY instead."
+            "The base URL must not hold a user name, password or key; pass "
+            "the key as api_key or STEWRD_API_KEY instead."
+        )
+    if url.query or url.fragment:
+        # Paths are appended to the base URL: after a query they would land
+        # inside it.
+        raise UsageError(
+            "The base URL must not have a query (?...) or fragment (#...); "
+            f"use the API's address alone, such as {DEFAULT_BASE_URL}."
         )
 
     clean = str(url).rstrip("/")
@@ -655,12 +675,12 @@ def _session_id(result: Any, path: str) -> str | None:
     if isinstance(result, Session):
         return result.id
     if isinstance(result, Message):
-        return result.session_id
+        return _scrub(result.session_id)
 
     # A refused message still names its session, in the path.
     parts = path.split("/")
     if len(parts) == 5 and parts[4] == "messages":
-        return unquote(parts[3]) or None
+        return _scrub(unquote(parts[3])) or None
     return None
 
 
@@ -708,7 +728,11 @@ def _parse_session(response: httpx.Response, target: str) -> Session:
         and isinstance(payload.get("id"), str)
         and payload.get("object") == "session"
     ):
-        return Session(payload["id"], "session", str(payload.get("status", "")))
+        session_id, status = payload["id"], str(payload.get("status", ""))
+        # A server that echoes the request could put a key here; a session
+        # id never holds one, and a key must not reach the history.
+        if KEY_PREFIX not in session_id and KEY_PREFIX not in status:
+            return Session(session_id, "session", status)
 
     raise _not_a("session", response, target)
 
@@ -849,10 +873,6 @@ def _snippet(response: httpx.Response) -> str:
     return f"{content_type}, starting {text[:_SNIPPET]!r}{more}"
 
 
-# Anything shaped like a Stewrd key, live or emulator, sent or not.
-_KEY_PATTERN: Final = re.compile(r"sk-stw_[A-Za-z0-9_\-]+")
-
-
 def _scrub(text: str, authorization: str | None = None) -> str:
     """``text`` with every key in it redacted: the one sent, and any other.
 
@@ -864,4 +884,4 @@ def _scrub(text: str, authorization: str | None = None) -> str:
     credential = credential.strip() or scheme
     if len(credential) >= 8:
         text = text.replace(credential, redact_key(credential))
-    return _KEY_PATTERN.sub(lambda match: redact_key(match.group()), text)
+    return scrub_keys(text)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = ["EMULATOR_KEY_PREFIX", "KEY_PREFIX", "describe_key", "redact_key"]
+import re
+
+__all__ = [
+    "EMULATOR_KEY_PREFIX",
+    "KEY_PATTERN",
+    "KEY_PREFIX",
+    "describe_key",
+    "redact_key",
+    "scrub_keys",
+]
 
 KEY_PREFIX = "sk-stw_"
 
@@ -11,6 +20,9 @@ KEY_PREFIX = "sk-stw_"
 EMULATOR_KEY_PREFIX = "sk-stw_emu_"
 
 ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
+
+# Anything shaped like a Stewrd key, live or emulator.
+KEY_PATTERN = re.compile(r"sk-stw_[A-Za-z0-9_\-]+")
 
 # Below this many characters after the prefix, even the last four would give
 # away too much of the key, so none of it is shown.
@@ -60,3 +72,12 @@ def describe_key(key: str | None) -> str:
         f"the key {redact_key(key)} is well-formed, so the project does not "
         "know it or it was revoked (regenerating a key revokes the old one)"
     )
+
+
+def scrub_keys(text: str) -> str:
+    """Return ``text`` with everything shaped like a key redacted.
+
+    For text that comes from outside (a server's answer, a command line) and
+    is about to be shown, logged or stored.
+    """
+    return KEY_PATTERN.sub(lambda match: redact_key(match.group()), text)
