@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from stewrd_lab._answers import Message, Session, Target
 from stewrd_lab._async import AsyncClient
-from stewrd_lab._client import DEFAULT_BASE_URL, Client, Message, Session, Target
+from stewrd_lab._client import DEFAULT_BASE_URL, Client
 from stewrd_lab._emulator import EMULATOR_EPOCH, PLANS, Clock, Emulator, Project, Rules
 from stewrd_lab._errors import (
     APIError,

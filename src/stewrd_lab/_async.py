@@ -16,18 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from stewrd_lab._client import (
-    _CLOSED,
-    _UNSET,
-    DEFAULT_TIMEOUT,
-    Client,
+from stewrd_lab._answers import (
     Message,
     Session,
     Target,
-    _parse_message,
-    _parse_session,
-    _Unset,
+    parse_message,
+    parse_session,
 )
+from stewrd_lab._client import _CLOSED, _UNSET, DEFAULT_TIMEOUT, Client, _Unset
 from stewrd_lab._errors import StewrdError, UsageError
 from stewrd_lab._keys import redact_key
 from stewrd_lab._transport import EmulatorTransport
@@ -167,9 +163,7 @@ class AsyncClient:
         Takes the same arguments as :meth:`stewrd_lab.Client.create_session`.
         """
         header = self._core._authorization(api_key, authorization)
-        return await self._exchange(
-            "POST", "/v1/sessions", header, None, _parse_session
-        )
+        return await self._exchange("POST", "/v1/sessions", header, None, parse_session)
 
     async def send_message(
         self,
@@ -186,7 +180,7 @@ class AsyncClient:
         core = self._core
         header = core._authorization(api_key, authorization)
         path, body = core._message_request(session_id, message, header)
-        return await self._exchange("POST", path, header, body, _parse_message)
+        return await self._exchange("POST", path, header, body, parse_message)
 
     async def _exchange(
         self,
