@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from stewrd_lab import EMULATOR_KEY_PREFIX, KEY_PREFIX, redact_key
-from stewrd_lab._keys import describe_key
+from stewrd_lab._keys import describe_key, split_authorization
 
 
 @pytest.mark.parametrize(
@@ -42,3 +42,19 @@ def test_describe_key__says_what_the_client_can_tell(
     key: str | None, described: str
 ) -> None:
     assert describe_key(key) == described
+
+
+@pytest.mark.parametrize(
+    ("header", "parts"),
+    [
+        ("Bearer abc", ("Bearer", "abc")),
+        ("  Basic   abc  ", ("Basic", "abc")),
+        ("abc", ("", "abc")),
+        ("", ("", "")),
+        (None, ("", "")),
+    ],
+)
+def test_split_authorization__a_bare_value_is_all_credential(
+    header: str | None, parts: tuple[str, str]
+) -> None:
+    assert split_authorization(header) == parts

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import stewrd_lab
-from stewrd_lab._spec import Answer, Verdict, _Spec, check_response
+from stewrd_lab._spec import Verdict, _Spec, check_response
 
 SESSION_ID = "3f0c2a4e-8d1b-4c6f-9a7e-2b5d8c1e4f60"
 LIVE_KEY = stewrd_lab.KEY_PREFIX + "live" + "x" * 28
@@ -296,28 +296,27 @@ def test_a_body_that_is_not_json_is_a_violation() -> None:
 # -- when the check runs -------------------------------------------------------
 
 
-def _record(n: int = 0) -> stewrd_lab.Exchange:
-    return stewrd_lab.Exchange(
-        stewrd_lab.EMULATOR_EPOCH, "embedded emulator", "POST", "/v1/sessions",
-        1, "Bearer", "sk-stw_emu_\N{HORIZONTAL ELLIPSIS}0001", 201, None, "",
-        SESSION_ID, float(n), "",
-    )  # fmt: skip
-
-
-def test_recorder_checks_each_answer_as_it_is_added() -> None:
-    recorder = stewrd_lab.Recorder()
+def test_client_records_each_verdict_as_the_answer_arrives() -> None:
     good = json.dumps({"id": SESSION_ID, "object": "session"}).encode()
-    recorder.add(
-        _record(1),
-        Answer("POST", "/v1/sessions", 201, {"content-type": "application/json"}, good),
+    answers = iter(
+        [
+            httpx.Response(
+                201, content=good, headers={"content-type": "application/json"}
+            ),
+            httpx.Response(201, content=good, headers={"content-type": "text/plain"}),
+        ]
     )
-    recorder.add(
-        _record(2),
-        Answer("POST", "/v1/sessions", 201, {"content-type": "text/plain"}, good),
+    client = stewrd_lab.Client(
+        "sk-stw_" + "x" * 32,
+        base_url="https://api.stewrd.dev",
+        transport=httpx.MockTransport(lambda request: next(answers)),
     )
-    recorder.add(_record(3))
+    client.create_session()
+    client.create_session()
+    with pytest.raises(stewrd_lab.UsageError):
+        client.create_session(api_key="sk-stw_\N{LATIN SMALL LETTER E WITH ACUTE}")
 
-    verdicts = [(record.conforms, record.violation) for record in recorder]
+    verdicts = [(record.conforms, record.violation) for record in client.recorder]
 
     assert verdicts == [
         (True, ""),
@@ -326,7 +325,7 @@ def test_recorder_checks_each_answer_as_it_is_added() -> None:
             f"POST /v1/sessions answered 201 as text/plain; {SEED} lists "
             "application/json for it.",
         ),
-        (None, ""),
+        (None, "not checked: no HTTP answer"),
     ]
 
 

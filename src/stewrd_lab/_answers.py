@@ -31,7 +31,13 @@ from stewrd_lab._errors import (
     TransportError,
     UnexpectedResponseError,
 )
-from stewrd_lab._keys import KEY_PREFIX, describe_key, redact_key, scrub_keys
+from stewrd_lab._keys import (
+    KEY_PREFIX,
+    describe_key,
+    redact_key,
+    scrub_keys,
+    split_authorization,
+)
 
 __all__ = [
     "Message",
@@ -389,8 +395,7 @@ def scrub(text: str, authorization: str | None = None) -> str:
     message quoting the header); what it says is shown in messages, history
     rows and files, so no key may pass through whole.
     """
-    scheme, _, credential = (authorization or "").strip().partition(" ")
-    credential = credential.strip() or scheme
+    _, credential = split_authorization(authorization)
     if len(credential) >= 8:
         text = text.replace(credential, redact_key(credential))
     return scrub_keys(text)

@@ -43,11 +43,12 @@ from stewrd_lab._keys import (
     EMULATOR_KEY_PREFIX,
     KEY_PATTERN,
     redact_key,
+    split_authorization,
 )
 from stewrd_lab._recording import Exchange, Recorder
 from stewrd_lab._remote import RemoteEmulator
 from stewrd_lab._retry import RetryPolicy, _Plan
-from stewrd_lab._spec import NO_ANSWER, Answer
+from stewrd_lab._spec import NO_ANSWER, check_response
 from stewrd_lab._transport import EmulatorTransport
 
 if TYPE_CHECKING:
@@ -392,19 +393,17 @@ class Client:
         attempt: int = 1,
     ) -> None:
         elapsed_ms = (perf_counter() - started) * 1000
-        scheme, _, credential = (authorization or "").strip().partition(" ")
-        if not credential and scheme:
-            scheme, credential = "", scheme
+        scheme, credential = split_authorization(authorization)
 
-        # The check against the seed document waits until the history is
-        # read (see Recorder); only what it needs is kept until then.
-        answer = None
+        # Every answer is checked against the seed OpenAPI document as it is
+        # recorded (a few microseconds; see stewrd_lab._spec).
+        verdict = NO_ANSWER
         if response is not None:
-            answer = Answer(
+            verdict = check_response(
                 method,
                 path,
                 response.status_code,
-                response.headers,
+                response.headers.get("content-type"),
                 response.content,
             )
 
@@ -423,17 +422,16 @@ class Client:
             path,
             attempt,
             scheme,
-            redact_key(credential.strip()),  # key
+            redact_key(credential),  # key
             None if response is None else response.status_code,  # status
             code,
             message or "",
             _session_id(result, path),  # session_id
             elapsed_ms,
             type(error).__name__ if error is not None else "",  # error
-            None,  # conforms: checked when the history is read
-            "" if answer is not None else NO_ANSWER.violation,  # violation
+            *verdict,  # conforms, violation
         )
-        self.recorder.add(record, answer)
+        self.recorder.add(record)
 
         # Asked first, as the arguments alone cost more than a disabled log.
         if logger.isEnabledFor(logging.INFO):

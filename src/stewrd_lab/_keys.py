@@ -11,6 +11,7 @@ __all__ = [
     "describe_key",
     "redact_key",
     "scrub_keys",
+    "split_authorization",
 ]
 
 KEY_PREFIX = "sk-stw_"
@@ -81,3 +82,20 @@ def scrub_keys(text: str) -> str:
     is about to be shown, logged or stored.
     """
     return KEY_PATTERN.sub(lambda match: redact_key(match.group()), text)
+
+
+def split_authorization(header: str | None) -> tuple[str, str]:
+    """Split an ``Authorization`` value into its scheme and credential.
+
+    A value without a space is all credential (a key sent with no scheme), so
+    that it is redacted as a key wherever it is shown.
+
+    >>> split_authorization("Bearer sk-stw_abc")
+    ('Bearer', 'sk-stw_abc')
+    >>> split_authorization("sk-stw_abc")
+    ('', 'sk-stw_abc')
+    """
+    scheme, _, credential = (header or "").strip().partition(" ")
+    if not credential:
+        return "", scheme
+    return scheme, credential.strip()

@@ -16,8 +16,6 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from stewrd_lab._spec import Answer
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -56,8 +54,6 @@ class Exchange(NamedTuple):
 
 
 COLUMNS: tuple[str, ...] = Exchange._fields
-_CONFORMS = COLUMNS.index("conforms")
-_VIOLATION = COLUMNS.index("violation")
 
 DTYPES: dict[str, str] = {
     "time": "datetime64[ns, UTC]",
@@ -105,22 +101,12 @@ def frame_from_records(records: Iterable[Exchange]) -> pd.DataFrame:
     return pd.DataFrame(data, columns=list(COLUMNS), copy=False)
 
 
-def _with_verdict(record: Exchange, answer: Answer) -> Exchange:
-    fields = list(record)
-    fields[_CONFORMS], fields[_VIOLATION] = answer.check()
-    return Exchange._make(fields)
-
-
 class Recorder:
     """Keeps the :class:`Exchange` records of one or more clients.
 
     Adding is thread-safe (one list append), so concurrent requests never
     lose a record. Share one recorder between clients to see their exchanges
     in one history.
-
-    A record added with the target's :class:`Answer` gets its ``conforms``
-    and ``violation`` (the check against the seed OpenAPI document, a few
-    microseconds) as it is added.
 
     With a ``path``, every record is also appended to that JSON Lines file
     and flushed as it is added (see :mod:`stewrd_lab._history`), so a killed
@@ -138,10 +124,8 @@ class Recorder:
             self._file = HistoryFile(path)
             self.path = self._file.path
 
-    def add(self, record: Exchange, answer: Answer | None = None) -> None:
-        """Append ``record``; with ``answer``, with its verdict filled in."""
-        if answer is not None:
-            record = _with_verdict(record, answer)
+    def add(self, record: Exchange) -> None:
+        """Append ``record`` (and write it to the history file, if any)."""
         if self._file is not None:
             self._file.append(record)
         self._records.append(record)

@@ -51,9 +51,9 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
-__all__ = ["NO_ANSWER", "SPEC_NAME", "Answer", "Verdict", "check_response"]
+__all__ = ["NO_ANSWER", "SPEC_NAME", "Verdict", "check_response"]
 
 SPEC_NAME = "the seed OpenAPI document"
 
@@ -68,27 +68,6 @@ class Verdict(NamedTuple):
 
     conforms: bool | None
     violation: str
-
-
-class Answer(NamedTuple):
-    """What a target answered to one request: all a check needs.
-
-    ``headers`` is the response's own header mapping, kept as it is: reading
-    the content type out of it waits for the check, off the request's path.
-    """
-
-    method: str
-    path: str
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    def check(self) -> Verdict:
-        """Judge this answer with :func:`check_response`."""
-        content_type = self.headers.get("content-type")
-        return check_response(
-            self.method, self.path, self.status, content_type, self.body
-        )
 
 
 CONFORMS = Verdict(True, "")
